@@ -77,7 +77,7 @@ public final class SgdpoLoss implements PreferenceLoss {
      * The loss with the pilot values P_w and P_l given as constants: the function whose gradient
      * {@link #evaluate} returns (the pilots carry no gradient).
      */
-    PairLossResult evaluateWithPilots(PairLogProbs p, double pilotChosen, double pilotRejected) {
+    public PairLossResult evaluateWithPilots(PairLogProbs p, double pilotChosen, double pilotRejected) {
         double u1 = (p.policyChosenSum() - p.refChosenSum()) - pilotRejected;
         double u2 = pilotChosen - (p.policyRejectedSum() - p.refRejectedSum());
         double[] t1 = LogSigmoid.smoothedTerm(beta * u1, labelSmoothing);

@@ -1,0 +1,124 @@
+package io.sgdpo.nn;
+
+import io.sgdpo.loss.PilotPositions;
+import io.sgdpo.loss.PreferenceLoss;
+import java.util.List;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Builds one paired minibatch: B pairs become 2B rows (B chosen, then B rejected) of length T.
+ *
+ * <p>Each row is the sequence prompt + response + EOS, shifted by one: input t is token t and
+ * target t is token t+1; targets on the response (EOS included) are marked in the
+ * {@link PairedLabels#RESPONSE} channel. Rows are right-padded with PAD, which causal attention
+ * never lets a real position see. Pilot positions are drawn here, per pair, from
+ * (seed, global step, pair id), so the draw travels with the data and a resumed run redraws it.
+ */
+public final class PairedBatch {
+
+    private final int length;
+    private final int eosId;
+    private final int padId;
+
+    /**
+     * @param length sequence length T of the decoder ({@code model.maxLength})
+     * @param eosId  id of the end-of-response token
+     * @param padId  id of the padding token
+     */
+    public PairedBatch(int length, int eosId, int padId) {
+        this.length = length;
+        this.eosId = eosId;
+        this.padId = padId;
+    }
+
+    /** Input ids {@code [n, 1, T]} of single sequences (prompt + tokens), for scoring or generation. */
+    public INDArray inputs(List<int[]> sequences, DataType type) {
+        INDArray features = Nd4j.valueArrayOf(new long[] {sequences.size(), 1, length}, (double) padId, type);
+        for (int i = 0; i < sequences.size(); i++) {
+            int[] seq = sequences.get(i);
+            if (seq.length > length) {
+                throw new IllegalArgumentException("sequence of " + seq.length + " tokens exceeds model.maxLength "
+                        + length);
+            }
+            for (int t = 0; t < seq.length; t++) {
+                features.putScalar(new long[] {i, 0, t}, seq[t]);
+            }
+        }
+        return features;
+    }
+
+    /**
+     * The DataSet of one paired minibatch.
+     *
+     * @param pairs the B pairs, in order
+     * @param loss  the loss (draws SGDPO's pilots; needs reference log-probs unless it is SimPO)
+     * @param seed  run seed
+     * @param step  global step this minibatch is trained at
+     * @param type  data type of the network
+     */
+    public DataSet build(List<PairExample> pairs, PreferenceLoss loss, long seed, long step, DataType type) {
+        int b = pairs.size();
+        if (b < 1) {
+            throw new IllegalArgumentException("a paired minibatch needs at least one pair");
+        }
+        float[] features = new float[2 * b * length];
+        double[] labels = new double[2 * b * PairedLabels.CHANNELS * length];
+        java.util.Arrays.fill(features, padId);
+        for (int i = 0; i < b; i++) {
+            PairExample p = pairs.get(i);
+            if (loss.needsReference() && !p.hasReference()) {
+                throw new IllegalArgumentException("pair " + p.pairId() + " has no reference log-probs, which loss '"
+                        + loss.name() + "' needs: run ref-logps first");
+            }
+            PilotPositions pilots = loss.drawPilots(seed, step, p.pairId(), p.chosen().length + 1,
+                    p.rejected().length + 1);
+            int tag = PairedLabels.tagOf(p.pairId());
+            fillRow(features, labels, i, 2 * b, p, p.chosen(), p.refChosen(), pilots.chosen(), tag);
+            fillRow(features, labels, i + b, 2 * b, p, p.rejected(), p.refRejected(), pilots.rejected(), -tag);
+        }
+        INDArray f = Nd4j.create(features, new long[] {2L * b, 1, length}, 'c').castTo(type);
+        INDArray l = Nd4j.create(labels, new long[] {2L * b, PairedLabels.CHANNELS, length}, 'c').castTo(type);
+        return new DataSet(f, l);
+    }
+
+    private void fillRow(float[] features, double[] labels, int row, int rows, PairExample p, int[] response,
+                         double[] ref, int[] pilot, int tag) {
+        int promptLen = p.prompt().length;
+        int n = promptLen + response.length + 1; // + EOS
+        if (n - 1 > length) {
+            throw new IllegalArgumentException("pair " + p.pairId() + ": prompt (" + promptLen + ") + response ("
+                    + response.length + ") tokens exceed model.maxLength " + length + "; lower prep's max length");
+        }
+        int[] seq = new int[n];
+        System.arraycopy(p.prompt(), 0, seq, 0, promptLen);
+        System.arraycopy(response, 0, seq, promptLen, response.length);
+        seq[n - 1] = eosId;
+        int channels = PairedLabels.CHANNELS;
+        int labelBase = row * channels * length;
+        for (int t = 0; t < length; t++) {
+            labels[labelBase + PairedLabels.PAIR_TAG * length + t] = tag;
+            labels[labelBase + PairedLabels.ROW * length + t] = row;
+            labels[labelBase + PairedLabels.TARGET * length + t] = padId;
+        }
+        for (int t = 0; t < n - 1; t++) {
+            features[row * length + t] = seq[t];
+            labels[labelBase + PairedLabels.TARGET * length + t] = seq[t + 1];
+        }
+        int pilotIndex = 0;
+        for (int j = 0; j <= response.length; j++) { // response token j is the target at t = promptLen - 1 + j
+            int t = promptLen - 1 + j;
+            labels[labelBase + PairedLabels.RESPONSE * length + t] = 1;
+            labels[labelBase + PairedLabels.REFERENCE * length + t] = ref == null ? 0 : ref[j];
+            if (pilotIndex < pilot.length && pilot[pilotIndex] == j) {
+                labels[labelBase + PairedLabels.PILOT * length + t] = 1;
+                pilotIndex++;
+            }
+        }
+        if (rows <= row) {
+            throw new IllegalStateException("row " + row + " outside the " + rows + "-row minibatch");
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package io.sgdpo.nn;
+
+import java.util.Map;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * One pre-norm GPT block over {@code [mb, d, T]}:
+ * <pre>
+ *   x = x + W_o . attention(LN1(x))        causal multi-head self-attention, heads of size d/h
+ *   x = x + W_2 . gelu(W_1 . LN2(x) + b_1) + b_2
+ * </pre>
+ * Attention runs as batched rank-3 matrix products over {@code [mb*h, T, d/h]} (DL4J's tensorMmul
+ * has a broken backward pass); the causal mask is a constant additive bias of -1e9 above the
+ * diagonal, so a token never sees later positions, padding included.
+ */
+public class TransformerBlock extends CompensatedSameDiffLayer {
+
+    private static final long serialVersionUID = 1L;
+    private static final double MASKED = -1e9;
+    private int dModel;
+    private int heads;
+    private int length;
+    private int hidden;
+
+    private TransformerBlock() {
+        // for JSON deserialisation
+    }
+
+    /**
+     * @param dModel model width d, divisible by heads
+     * @param heads  number of attention heads
+     * @param length sequence length T the block is built for
+     */
+    public TransformerBlock(int dModel, int heads, int length) {
+        if (dModel % heads != 0) {
+            throw new IllegalArgumentException("model.dModel (" + dModel + ") must be divisible by model.heads (" + heads + ")");
+        }
+        this.dModel = dModel;
+        this.heads = heads;
+        this.length = length;
+        this.hidden = 4 * dModel;
+    }
+
+    @Override
+    protected SDVariable defineBody(SameDiff sd, SDVariable input, Map<String, SDVariable> p) {
+        SDVariable x = toRows(input, dModel);
+        SDVariable h = layerNorm(sd, x, p.get("gln1"), p.get("bln1"), dModel);
+        SDVariable q = h.mmul(p.get("wq")).add(p.get("bq"));
+        SDVariable k = h.mmul(p.get("wk")).add(p.get("bk"));
+        SDVariable v = h.mmul(p.get("wv")).add(p.get("bv"));
+        SDVariable attended = attention(sd, splitHeads(q), splitHeads(k), splitHeads(v), input.dataType());
+        x = x.add(mergeHeads(attended).mmul(p.get("wo")).add(p.get("bo")));
+
+        SDVariable h2 = layerNorm(sd, x, p.get("gln2"), p.get("bln2"), dModel);
+        SDVariable mlp = sd.nn().gelu(h2.mmul(p.get("w1")).add(p.get("b1"))).mmul(p.get("w2")).add(p.get("b2"));
+        return fromRows(x.add(mlp), dModel, length);
+    }
+
+    private SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, DataType type) {
+        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(dModel / (double) heads));
+        SDVariable masked = scores.add(sd.constant(causalBias(length, type)));
+        SDVariable weights = sd.nn().softmax(masked, 2);
+        return sd.mmul(weights, v);
+    }
+
+    /** {@code [1, T, T]}: 0 on and below the diagonal, -1e9 above it. */
+    static INDArray causalBias(int length, DataType type) {
+        INDArray bias = Nd4j.zeros(type, 1, length, length);
+        for (int i = 0; i < length; i++) {
+            for (int j = i + 1; j < length; j++) {
+                bias.putScalar(new long[] {0, i, j}, MASKED);
+            }
+        }
+        return bias;
+    }
+
+    /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}. */
+    private SDVariable splitHeads(SDVariable rows) {
+        int headSize = dModel / heads;
+        return rows.reshape(-1, length, heads, headSize).permute(0, 2, 1, 3).reshape(-1, length, headSize);
+    }
+
+    /** {@code [mb*h, T, d/h]} back to rows {@code [mb*T, d]}. */
+    private SDVariable mergeHeads(SDVariable perHead) {
+        int headSize = dModel / heads;
+        return perHead.reshape(-1, heads, length, headSize).permute(0, 2, 1, 3).reshape(-1, dModel);
+    }
+
+    /** Layer norm of rows {@code [n, d]} over d, with gain and bias of shape {@code [1, d]}. */
+    static SDVariable layerNorm(SameDiff sd, SDVariable rows, SDVariable gain, SDVariable bias, int dModel) {
+        return sd.nn().layerNorm(rows, gain.reshape(dModel), bias.reshape(dModel), false, 1);
+    }
+
+    @Override
+    public void defineParameters(SDLayerParams params) {
+        params.addWeightParam("gln1", 1, dModel);
+        params.addBiasParam("bln1", 1, dModel);
+        for (String name : new String[] {"q", "k", "v", "o"}) {
+            params.addWeightParam("w" + name, dModel, dModel);
+            params.addBiasParam("b" + name, 1, dModel);
+        }
+        params.addWeightParam("gln2", 1, dModel);
+        params.addBiasParam("bln2", 1, dModel);
+        params.addWeightParam("w1", dModel, hidden);
+        params.addBiasParam("b1", 1, hidden);
+        params.addWeightParam("w2", hidden, dModel);
+        params.addBiasParam("b2", 1, dModel);
+    }
+
+    @Override
+    public void initializeParameters(Map<String, INDArray> params) {
+        Init.gpt2(params);
+    }
+}
