@@ -10,7 +10,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public class FinalLayerNorm extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
-    private int dModel;
+    private int modelWidth;
     private int length;
 
     private FinalLayerNorm() {
@@ -18,25 +18,52 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
     }
 
     public FinalLayerNorm(int dModel, int length) {
-        this.dModel = dModel;
+        this.modelWidth = dModel;
         this.length = length;
     }
 
     @Override
     protected SDVariable defineBody(SameDiff sd, SDVariable input, Map<String, SDVariable> params) {
-        SDVariable rows = toRows(input, dModel);
-        SDVariable normed = TransformerBlock.layerNorm(sd, rows, params.get("gain"), params.get("bias"), dModel);
-        return fromRows(normed, dModel, length);
+        SDVariable rows = toRows(input, modelWidth);
+        SDVariable normed = TransformerBlock.layerNorm(sd, rows, params.get("gain"), params.get("bias"), modelWidth);
+        return fromRows(normed, modelWidth, length);
     }
 
     @Override
     public void defineParameters(SDLayerParams params) {
-        params.addWeightParam("gain", 1, dModel);
-        params.addBiasParam("bias", 1, dModel);
+        params.addWeightParam("gain", 1, modelWidth);
+        params.addBiasParam("bias", 1, modelWidth);
     }
 
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
+    }
+
+    public int getModelWidth() {
+        return modelWidth;
+    }
+
+    public void setModelWidth(int modelWidth) {
+        this.modelWidth = modelWidth;
+    }
+
+    public int getLength() {
+        return length;
+    }
+
+    public void setLength(int length) {
+        this.length = length;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof FinalLayerNorm o && modelWidth == o.modelWidth && length == o.length
+                && compensateDoubledGradient == o.compensateDoubledGradient;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(modelWidth, length, compensateDoubledGradient);
     }
 }

@@ -51,10 +51,19 @@ public final class PairedBatch {
     }
 
     /**
+     * The DataSet of one paired minibatch for scoring, not training: no pilots, and reference
+     * log-probs only where the pairs carry them.
+     */
+    public DataSet build(List<PairExample> pairs, DataType type) {
+        return build(pairs, null, 0, 0, type);
+    }
+
+    /**
      * The DataSet of one paired minibatch.
      *
      * @param pairs the B pairs, in order
-     * @param loss  the loss (draws SGDPO's pilots; needs reference log-probs unless it is SimPO)
+     * @param loss  the loss (draws SGDPO's pilots; needs reference log-probs unless it is SimPO), or
+     *              null when scoring
      * @param seed  run seed
      * @param step  global step this minibatch is trained at
      * @param type  data type of the network
@@ -69,12 +78,12 @@ public final class PairedBatch {
         java.util.Arrays.fill(features, padId);
         for (int i = 0; i < b; i++) {
             PairExample p = pairs.get(i);
-            if (loss.needsReference() && !p.hasReference()) {
+            if (loss != null && loss.needsReference() && !p.hasReference()) {
                 throw new IllegalArgumentException("pair " + p.pairId() + " has no reference log-probs, which loss '"
                         + loss.name() + "' needs: run ref-logps first");
             }
-            PilotPositions pilots = loss.drawPilots(seed, step, p.pairId(), p.chosen().length + 1,
-                    p.rejected().length + 1);
+            PilotPositions pilots = loss == null ? PilotPositions.NONE
+                    : loss.drawPilots(seed, step, p.pairId(), p.chosen().length + 1, p.rejected().length + 1);
             int tag = PairedLabels.tagOf(p.pairId());
             fillRow(features, labels, i, 2 * b, p, p.chosen(), p.refChosen(), pilots.chosen(), tag);
             fillRow(features, labels, i + b, 2 * b, p, p.rejected(), p.refRejected(), pilots.rejected(), -tag);
@@ -101,6 +110,7 @@ public final class PairedBatch {
         for (int t = 0; t < length; t++) {
             labels[labelBase + PairedLabels.PAIR_TAG * length + t] = tag;
             labels[labelBase + PairedLabels.ROW * length + t] = row;
+            labels[labelBase + PairedLabels.POSITION * length + t] = t;
             labels[labelBase + PairedLabels.TARGET * length + t] = padId;
         }
         for (int t = 0; t < n - 1; t++) {

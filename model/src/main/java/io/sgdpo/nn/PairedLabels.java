@@ -22,8 +22,13 @@ public final class PairedLabels {
     public static final int PAIR_TAG = 4;
     /** The row's index in the minibatch as built, so that a re-batched minibatch is detected. */
     public static final int ROW = 5;
+    /**
+     * The time step t, so that rows of two merged minibatches, which DL4J flattens time-major,
+     * cannot pass for the later time steps of one minibatch.
+     */
+    public static final int POSITION = 6;
     /** Number of label channels. */
-    public static final int CHANNELS = 6;
+    public static final int CHANNELS = 7;
 
     private PairedLabels() {
     }

@@ -47,9 +47,11 @@ public final class PairedView {
                     + " label positions; a pair was split or the minibatch re-batched");
         }
         for (int r = 0; r < n; r++) {
-            if ((int) l[r][PairedLabels.ROW] != r % rows) {
+            if ((int) l[r][PairedLabels.ROW] != r % rows || (int) l[r][PairedLabels.POSITION] != r / rows) {
                 throw new IllegalArgumentException("minibatch was re-batched or reordered: label row " + r
-                        + " belongs to example " + (int) l[r][PairedLabels.ROW] + ", expected " + (r % rows));
+                        + " holds example " + (int) l[r][PairedLabels.ROW] + " at position "
+                        + (int) l[r][PairedLabels.POSITION] + ", expected example " + (r % rows) + " at "
+                        + (r / rows) + "; every minibatch must stay exactly as built (B pairs, 2B rows)");
             }
         }
         int b = rows / 2;

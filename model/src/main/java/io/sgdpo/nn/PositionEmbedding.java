@@ -10,7 +10,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public class PositionEmbedding extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
-    private int dModel;
+    private int modelWidth;
     private int length;
 
     private PositionEmbedding() {
@@ -18,7 +18,7 @@ public class PositionEmbedding extends CompensatedSameDiffLayer {
     }
 
     public PositionEmbedding(int dModel, int length) {
-        this.dModel = dModel;
+        this.modelWidth = dModel;
         this.length = length;
     }
 
@@ -29,11 +29,38 @@ public class PositionEmbedding extends CompensatedSameDiffLayer {
 
     @Override
     public void defineParameters(SDLayerParams params) {
-        params.addWeightParam("wpos", 1, dModel, length);
+        params.addWeightParam("wpos", 1, modelWidth, length);
     }
 
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
+    }
+
+    public int getModelWidth() {
+        return modelWidth;
+    }
+
+    public void setModelWidth(int modelWidth) {
+        this.modelWidth = modelWidth;
+    }
+
+    public int getLength() {
+        return length;
+    }
+
+    public void setLength(int length) {
+        this.length = length;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof PositionEmbedding o && modelWidth == o.modelWidth && length == o.length
+                && compensateDoubledGradient == o.compensateDoubledGradient;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(modelWidth, length, compensateDoubledGradient);
     }
 }

@@ -22,7 +22,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
     private static final double MASKED = -1e9;
-    private int dModel;
+    private int modelWidth;
     private int heads;
     private int length;
     private int hidden;
@@ -40,7 +40,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         if (dModel % heads != 0) {
             throw new IllegalArgumentException("model.dModel (" + dModel + ") must be divisible by model.heads (" + heads + ")");
         }
-        this.dModel = dModel;
+        this.modelWidth = dModel;
         this.heads = heads;
         this.length = length;
         this.hidden = 4 * dModel;
@@ -48,21 +48,21 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     @Override
     protected SDVariable defineBody(SameDiff sd, SDVariable input, Map<String, SDVariable> p) {
-        SDVariable x = toRows(input, dModel);
-        SDVariable h = layerNorm(sd, x, p.get("gln1"), p.get("bln1"), dModel);
+        SDVariable x = toRows(input, modelWidth);
+        SDVariable h = layerNorm(sd, x, p.get("gln1"), p.get("bln1"), modelWidth);
         SDVariable q = h.mmul(p.get("wq")).add(p.get("bq"));
         SDVariable k = h.mmul(p.get("wk")).add(p.get("bk"));
         SDVariable v = h.mmul(p.get("wv")).add(p.get("bv"));
         SDVariable attended = attention(sd, splitHeads(q), splitHeads(k), splitHeads(v), input.dataType());
         x = x.add(mergeHeads(attended).mmul(p.get("wo")).add(p.get("bo")));
 
-        SDVariable h2 = layerNorm(sd, x, p.get("gln2"), p.get("bln2"), dModel);
+        SDVariable h2 = layerNorm(sd, x, p.get("gln2"), p.get("bln2"), modelWidth);
         SDVariable mlp = sd.nn().gelu(h2.mmul(p.get("w1")).add(p.get("b1"))).mmul(p.get("w2")).add(p.get("b2"));
-        return fromRows(x.add(mlp), dModel, length);
+        return fromRows(x.add(mlp), modelWidth, length);
     }
 
     private SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, DataType type) {
-        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(dModel / (double) heads));
+        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(modelWidth / (double) heads));
         SDVariable masked = scores.add(sd.constant(causalBias(length, type)));
         SDVariable weights = sd.nn().softmax(masked, 2);
         return sd.mmul(weights, v);
@@ -81,14 +81,14 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}. */
     private SDVariable splitHeads(SDVariable rows) {
-        int headSize = dModel / heads;
+        int headSize = modelWidth / heads;
         return rows.reshape(-1, length, heads, headSize).permute(0, 2, 1, 3).reshape(-1, length, headSize);
     }
 
     /** {@code [mb*h, T, d/h]} back to rows {@code [mb*T, d]}. */
     private SDVariable mergeHeads(SDVariable perHead) {
-        int headSize = dModel / heads;
-        return perHead.reshape(-1, heads, length, headSize).permute(0, 2, 1, 3).reshape(-1, dModel);
+        int headSize = modelWidth / heads;
+        return perHead.reshape(-1, heads, length, headSize).permute(0, 2, 1, 3).reshape(-1, modelWidth);
     }
 
     /** Layer norm of rows {@code [n, d]} over d, with gain and bias of shape {@code [1, d]}. */
@@ -98,22 +98,65 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     @Override
     public void defineParameters(SDLayerParams params) {
-        params.addWeightParam("gln1", 1, dModel);
-        params.addBiasParam("bln1", 1, dModel);
+        params.addWeightParam("gln1", 1, modelWidth);
+        params.addBiasParam("bln1", 1, modelWidth);
         for (String name : new String[] {"q", "k", "v", "o"}) {
-            params.addWeightParam("w" + name, dModel, dModel);
-            params.addBiasParam("b" + name, 1, dModel);
+            params.addWeightParam("w" + name, modelWidth, modelWidth);
+            params.addBiasParam("b" + name, 1, modelWidth);
         }
-        params.addWeightParam("gln2", 1, dModel);
-        params.addBiasParam("bln2", 1, dModel);
-        params.addWeightParam("w1", dModel, hidden);
+        params.addWeightParam("gln2", 1, modelWidth);
+        params.addBiasParam("bln2", 1, modelWidth);
+        params.addWeightParam("w1", modelWidth, hidden);
         params.addBiasParam("b1", 1, hidden);
-        params.addWeightParam("w2", hidden, dModel);
-        params.addBiasParam("b2", 1, dModel);
+        params.addWeightParam("w2", hidden, modelWidth);
+        params.addBiasParam("b2", 1, modelWidth);
     }
 
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
+    }
+
+    public int getModelWidth() {
+        return modelWidth;
+    }
+
+    public void setModelWidth(int modelWidth) {
+        this.modelWidth = modelWidth;
+    }
+
+    public int getHeads() {
+        return heads;
+    }
+
+    public void setHeads(int heads) {
+        this.heads = heads;
+    }
+
+    public int getLength() {
+        return length;
+    }
+
+    public void setLength(int length) {
+        this.length = length;
+    }
+
+    public int getHidden() {
+        return hidden;
+    }
+
+    public void setHidden(int hidden) {
+        this.hidden = hidden;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof TransformerBlock o && modelWidth == o.modelWidth && heads == o.heads && length == o.length && hidden == o.hidden
+                && compensateDoubledGradient == o.compensateDoubledGradient;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(modelWidth, heads, length, hidden, compensateDoubledGradient);
     }
 }

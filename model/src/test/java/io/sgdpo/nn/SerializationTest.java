@@ -1,0 +1,44 @@
+package io.sgdpo.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sgdpo.loss.LossSpec;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.learning.config.Adam;
+
+/** The graph configuration, custom layers and loss included, survives DL4J's JSON round trip. */
+class SerializationTest {
+
+    @Test
+    void configurationSurvivesJsonRoundTrip() {
+        DecoderConfig c = new DecoderConfig(17, 8, 2, 2, 6, 0.1, 99);
+        LossSpec spec = new LossSpec("sgdpo", 0.3, 0.7, 0.8, 0.05, 0.4);
+        ComputationGraphConfiguration conf = Decoder.configuration(c, new PairedPreferenceLoss(spec), new Adam(1e-3),
+                DataType.FLOAT);
+        String json = conf.toJson();
+        ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(json);
+        assertEquals(conf, back);
+        assertEquals(json, back.toJson());
+
+        RnnOutputLayer head = (RnnOutputLayer) ((LayerVertex) back.getVertices().get(Decoder.OUTPUT)).getLayerConf()
+                .getLayer();
+        PairedPreferenceLoss loss = (PairedPreferenceLoss) head.getLossFn();
+        assertEquals(spec, loss.getLoss());
+        assertTrue(((LayerVertex) back.getVertices().get("block1")).getLayerConf().getLayer() instanceof TransformerBlock);
+
+        ComputationGraph original = new ComputationGraph(conf);
+        original.init();
+        ComputationGraph rebuilt = new ComputationGraph(back);
+        rebuilt.init(original.params().dup(), false);
+        INDArray input = new PairedBatch(6, 0, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
+        assertTrue(original.output(input)[0].equalsWithEps(rebuilt.output(input)[0], 0));
+        assertEquals(original.numParams(), rebuilt.numParams());
+    }
+}
