@@ -111,6 +111,7 @@ public final class Checkpoints {
         if (!fs.exists(model) || !fs.exists(state)) {
             throw new IOException("not a complete checkpoint: " + checkpoint + " (needs " + MODEL + " and " + STATE + ")");
         }
+        io.sgdpo.nn.Decoder.silenceSameDiffLog();
         ComputationGraph graph;
         try (InputStream in = fs.open(model)) {
             graph = ModelSerializer.restoreComputationGraph(in, true);

@@ -31,6 +31,15 @@ public final class Decoder {
     /** Name of the output layer (vocabulary logits). */
     public static final String OUTPUT = "lm";
 
+    static {
+        SameDiffLogFilter.install();
+    }
+
+    /** Drops SameDiff's per-op "Added differentiated op" lines from standard output (once per JVM). */
+    public static void silenceSameDiffLog() {
+        SameDiffLogFilter.install();
+    }
+
     private Decoder() {
     }
 
