@@ -51,6 +51,27 @@ public final class PairedBatch {
     }
 
     /**
+     * An SFT minibatch: one row per pair, the sequence prompt + chosen + EOS, with the chosen
+     * response's targets marked (for {@link SftLoss}).
+     */
+    public DataSet buildSequences(List<PairExample> pairs, DataType type) {
+        int b = pairs.size();
+        if (b < 1) {
+            throw new IllegalArgumentException("a minibatch needs at least one sequence");
+        }
+        float[] features = new float[b * length];
+        double[] labels = new double[b * PairedLabels.CHANNELS * length];
+        java.util.Arrays.fill(features, padId);
+        for (int i = 0; i < b; i++) {
+            PairExample p = pairs.get(i);
+            fillRow(features, labels, i, b, p, p.chosen(), null, new int[0], PairedLabels.tagOf(p.pairId()));
+        }
+        INDArray f = Nd4j.create(features, new long[] {b, 1, length}, 'c').castTo(type);
+        INDArray l = Nd4j.create(labels, new long[] {b, PairedLabels.CHANNELS, length}, 'c').castTo(type);
+        return new DataSet(f, l);
+    }
+
+    /**
      * The DataSet of one paired minibatch for scoring, not training: no pilots, and reference
      * log-probs only where the pairs carry them.
      */

@@ -100,6 +100,16 @@ class DecoderGradientCheckTest {
         }
     }
 
+    @Test
+    void everyParameterPassesWithTheSftLoss() {
+        ComputationGraphConfiguration conf = Decoder.configuration(TINY, new SftLoss(), new NoOp(), DataType.DOUBLE);
+        ComputationGraph graph = new ComputationGraph(conf);
+        graph.init();
+        DataSet batch = new PairedBatch(TINY.maxLength(), TinyPairs.EOS, TinyPairs.PAD)
+                .buildSequences(TinyPairs.random(3, TINY.vocabSize(), TINY.maxLength(), false, 6), DataType.DOUBLE);
+        assertTrue(check(graph, batch, 16));
+    }
+
     /** SGDPO with each pair's pilot values fixed at their first evaluation. */
     private static final class FrozenPilotSgdpo implements PreferenceLoss {
         private final SgdpoLoss sgdpo;

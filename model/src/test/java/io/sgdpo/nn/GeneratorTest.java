@@ -19,11 +19,11 @@ class GeneratorTest {
 
     @Test
     void greedyReproducesAMemorisedResponseAndStopsAtEos() {
-        ComputationGraph decoder = Decoder.create(CONFIG, new TokenNll(), new Adam(1e-2), DataType.FLOAT);
+        ComputationGraph decoder = Decoder.create(CONFIG, new SftLoss(), new Adam(1e-2), DataType.FLOAT);
         int[] prompt = {7, 3};
         int[] response = {9, 4, 11, 5};
         PairedBatch layout = new PairedBatch(CONFIG.maxLength(), TinyPairs.EOS, TinyPairs.PAD);
-        var batch = layout.build(List.of(new PairExample("m", prompt, response, response)), DataType.FLOAT);
+        var batch = layout.buildSequences(List.of(new PairExample("m", prompt, response, response)), DataType.FLOAT);
         for (int i = 0; i < 150; i++) {
             decoder.fit(batch);
         }
