@@ -53,7 +53,7 @@ public final class Manifest {
     static ObjectNode build(String fingerprint, int outputVersion, java.util.List<InputFile> files, String configJson,
                             TokenizerSpec spec, Vocabulary vocab, String vocabJson, PrepSettings settings,
                             PrepStats stats, int shards, FileSystem fs, Path pairsDir, String master,
-                            long durationMs) throws IOException {
+                            long durationMs, java.util.Map<String, Long> phaseMillis) throws IOException {
         ObjectNode m = JSON.createObjectNode();
         m.put("stage", "prep");
         m.put("outputVersion", outputVersion);
@@ -124,7 +124,11 @@ public final class Manifest {
         }
         sh.put("bytes", total);
         m.putObject("rejects").put("dir", PairSchema.REJECTS_DIR).put("count", stats.rejected());
-        m.putObject("run").put("sparkMaster", master).put("durationMs", durationMs);
+        ObjectNode run = m.putObject("run");
+        run.put("sparkMaster", master);
+        run.put("durationMs", durationMs);
+        ObjectNode ph = run.putObject("phasesMs");
+        phaseMillis.forEach(ph::put);
         return m;
     }
 

@@ -115,12 +115,14 @@ public final class PrepJob {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<JavaRDD<?>> cached = new ArrayList<>();
         try {
+            Phases phases = new Phases();
             int parallelism = settings.partitions() > 0 ? settings.partitions() : jsc.defaultParallelism();
-            JavaRDD<RawLine> raw = readAll(spark, jsc, files, hconf, cached);
+            JavaRDD<RawLine> raw = readAll(spark, jsc, files, hconf, parallelism, cached);
             if (raw.getNumPartitions() < parallelism) {
                 // A .gz file is one split: spread its lines so that parsing and tokenizing use every core.
                 raw = raw.repartition(parallelism);
             }
+            phases.done("read");
 
             RecordParser parser = settings.parser();
             InputFile[] byIndex = files.toArray(new InputFile[0]);
@@ -128,23 +130,31 @@ public final class PrepJob {
                 InputFile f = byIndex[r.fileIndex];
                 return parser.parse(r.bytes, f.format(), f.path(), f.index(), r.line);
             });
+            parsed.persist(StorageLevel.MEMORY_AND_DISK());
+            cached.add(parsed);
 
-            JavaRDD<ParsedRecord> invalid = parsed.filter(p -> !p.isPair());
-            JavaRDD<ParsedRecord> deduped = parsed.filter(ParsedRecord::isPair)
-                    .groupBy(p -> p.pairId)
-                    .flatMap(g -> dedupe(g._2(), byIndex));
-            deduped.persist(StorageLevel.MEMORY_AND_DISK());
-            cached.add(deduped);
+            // Only ids and positions travel to find duplicates; records stay where they are.
+            Map<String, Position> firstOfDuplicated = parsed.filter(ParsedRecord::isPair)
+                    .mapToPair(p -> new Tuple2<>(p.pairId, new Position(p.fileIndex, p.line, 1)))
+                    .reduceByKey(Position::earlier)
+                    .filter(t -> t._2().count > 1)
+                    .collectAsMap();
+            Broadcast<HashMap<String, Position>> dupes = jsc.broadcast(new HashMap<>(firstOfDuplicated));
+            JavaRDD<ParsedRecord> deduped = parsed.map(p -> markDuplicate(p, dupes.value(), byIndex));
+            phases.done("parse_dedupe");
 
             Vocabulary vocab = buildVocabulary(deduped, spec, settings);
+            phases.done("vocabulary");
             Broadcast<PairEncoder> encoder = jsc.broadcast(new PairEncoder(vocab, settings));
-            JavaRDD<PrepOutcome> outcomes = invalid.map(PrepOutcome::reject)
-                    .union(deduped.map(p -> p.isPair() ? encoder.value().encode(p) : PrepOutcome.reject(p)));
+            JavaRDD<PrepOutcome> outcomes = deduped
+                    .map(p -> p.isPair() ? encoder.value().encode(p) : PrepOutcome.reject(p));
             outcomes.persist(StorageLevel.MEMORY_AND_DISK());
             cached.add(outcomes);
 
             PrepStats stats = outcomes.aggregate(new PrepStats(), PrepStats::add, PrepStats::merge);
+            phases.done("encode_count");
             writeRejects(spark, outcomes, target.tmp(), stats);
+            phases.done("write_rejects");
             double fraction = stats.read == 0 ? 0 : (double) stats.rejected() / stats.read;
             if (fraction > settings.maxRejectFraction()) {
                 String msg = String.format("Rejected fraction %.4f (%d of %d records) exceeds prep.maxRejectFraction = %s;"
@@ -155,23 +165,26 @@ public final class PrepJob {
                 throw new PrepException(msg);
             }
             int shards = writePairs(spark, outcomes, target.tmp(), stats, settings, byIndex);
+            phases.done("write_pairs");
             String vocabJson = vocab.toJson();
             AtomicOutput.writeString(fs, new Path(target.tmp(), PairSchema.VOCAB_FILE), vocabJson);
 
             ObjectNode manifest = Manifest.build(fingerprint, OUTPUT_VERSION, files, configJson, spec, vocab,
                     vocabJson, settings, stats, shards, fs, new Path(target.tmp(), PairSchema.PAIRS_DIR),
-                    spark.sparkContext().master(), (System.nanoTime() - t0) / 1_000_000);
+                    spark.sparkContext().master(), (System.nanoTime() - t0) / 1_000_000, phases.millis);
             // The manifest is what marks an output complete: it goes last, then the whole folder is renamed.
             AtomicOutput.writeString(fs, new Path(target.tmp(), PairSchema.MANIFEST_FILE), Manifest.render(manifest));
             target.commit();
-            LOG.info("Prep output {}: read {}, kept {}, rejected {}", out, stats.read, stats.kept, stats.rejected());
+            LOG.info("Prep output {}: read {}, kept {}, rejected {}; phase ms {}", out, stats.read, stats.kept,
+                    stats.rejected(), phases.millis);
             return new Result(Status.BUILT, out.toString(), manifest);
         } catch (IOException e) {
             throw new PrepException("Writing " + out + " failed: " + e.getMessage(), e);
         } finally {
             target.abortIfNotCommitted();
             for (JavaRDD<?> rdd : cached) {
-                rdd.unpersist(false);
+                // Blocking: a session stopped right after the job must not race pending removals.
+                rdd.unpersist(true);
             }
         }
     }
@@ -207,11 +220,12 @@ public final class PrepJob {
     }
 
     private static JavaRDD<RawLine> readAll(SparkSession spark, JavaSparkContext jsc, List<InputFile> files,
-                                            Configuration hconf, List<JavaRDD<?>> cached) throws IOException {
+                                            Configuration hconf, int parallelism, List<JavaRDD<?>> cached)
+            throws IOException {
         List<JavaRDD<RawLine>> parts = new ArrayList<>();
         List<InputFile> jsonl = files.stream().filter(f -> !f.parquet()).toList();
         if (!jsonl.isEmpty()) {
-            parts.add(readJsonl(jsc, jsonl, hconf, cached));
+            parts.add(readJsonl(jsc, jsonl, hconf, parallelism, cached));
         }
         for (InputFile f : files) {
             if (f.parquet()) {
@@ -234,9 +248,13 @@ public final class PrepJob {
      * silently replaced. Line numbers come from counting the lines of each split, in offset order.
      */
     private static JavaRDD<RawLine> readJsonl(JavaSparkContext jsc, List<InputFile> files, Configuration hconf,
-                                              List<JavaRDD<?>> cached) throws IOException {
+                                              int parallelism, List<JavaRDD<?>> cached) throws IOException {
         Job job = Job.getInstance(hconf);
         FileInputFormat.setInputPaths(job, files.stream().map(f -> new Path(f.path())).toArray(Path[]::new));
+        // Splittable (uncompressed) input: at least one split per core, so no reshuffle is needed.
+        long total = files.stream().mapToLong(InputFile::size).sum();
+        long blockCap = hconf.getLong("fs.local.block.size", 32L << 20);
+        FileInputFormat.setMaxInputSplitSize(job, Math.max(1L << 20, Math.min(blockCap, total / parallelism + 1)));
         @SuppressWarnings("unchecked")
         JavaNewHadoopRDD<LongWritable, Text> hadoop = (JavaNewHadoopRDD<LongWritable, Text>)
                 jsc.newAPIHadoopRDD(job.getConfiguration(), TextInputFormat.class, LongWritable.class, Text.class);
@@ -305,22 +323,51 @@ public final class PrepJob {
         });
     }
 
+    /** Where a record sits in the input, and how many records share its pair id. */
+    static final class Position implements Serializable {
+        private static final long serialVersionUID = 1L;
+        final int fileIndex;
+        final long line;
+        final long count;
+
+        Position(int fileIndex, long line, long count) {
+            this.fileIndex = fileIndex;
+            this.line = line;
+            this.count = count;
+        }
+
+        /** The earlier position (input order, then line) with the summed count. */
+        static Position earlier(Position a, Position b) {
+            boolean aFirst = a.fileIndex != b.fileIndex ? a.fileIndex < b.fileIndex : a.line <= b.line;
+            Position first = aFirst ? a : b;
+            return new Position(first.fileIndex, first.line, a.count + b.count);
+        }
+    }
+
     /** Keeps the first occurrence (input order, then line) of a pair id; the others become duplicates. */
-    private static Iterator<ParsedRecord> dedupe(Iterable<ParsedRecord> group, InputFile[] files) {
-        List<ParsedRecord> list = new ArrayList<>();
-        group.forEach(list::add);
-        if (list.size() == 1) {
-            return list.iterator();
+    private static ParsedRecord markDuplicate(ParsedRecord p, Map<String, Position> firstOfDuplicated,
+                                              InputFile[] files) {
+        if (!p.isPair()) {
+            return p;
         }
-        list.sort(Comparator.<ParsedRecord>comparingInt(p -> p.fileIndex).thenComparingLong(p -> p.line));
-        ParsedRecord first = list.get(0);
-        String where = files[first.fileIndex].name() + ":" + first.line;
-        List<ParsedRecord> out = new ArrayList<>(list.size());
-        out.add(first);
-        for (int i = 1; i < list.size(); i++) {
-            out.add(list.get(i).rejectAs(RejectReason.DUPLICATE, "same pair id " + first.pairId + " as " + where));
+        Position first = firstOfDuplicated.get(p.pairId);
+        if (first == null || (first.fileIndex == p.fileIndex && first.line == p.line)) {
+            return p;
         }
-        return out.iterator();
+        return p.rejectAs(RejectReason.DUPLICATE, "same pair id " + p.pairId + " as "
+                + files[first.fileIndex].name() + ":" + first.line);
+    }
+
+    /** Wall time of each phase, for the manifest (phases overlap where Spark evaluates lazily). */
+    private static final class Phases {
+        final Map<String, Long> millis = new LinkedHashMap<>();
+        private long last = System.nanoTime();
+
+        void done(String phase) {
+            long now = System.nanoTime();
+            millis.put(phase, (now - last) / 1_000_000);
+            last = now;
+        }
     }
 
     /** Counts pieces of the train split (prompt and both responses) and keeps the K most frequent. */
@@ -371,8 +418,8 @@ public final class PrepJob {
                 .map(o -> PairSchema.rejectRow(o.reason.id(), o.detail, o.sourceFile, o.line, o.raw));
         int files = (int) Math.max(1, Math.min(64, stats.rejected() / 200_000 + 1));
         spark.createDataFrame(rows, PairSchema.REJECTS)
-                .orderBy(col(PairSchema.SOURCE_FILE), col(PairSchema.LINE))
                 .coalesce(files)
+                .sortWithinPartitions(col(PairSchema.SOURCE_FILE), col(PairSchema.LINE))
                 .write().mode(SaveMode.ErrorIfExists)
                 .parquet(new Path(dir, PairSchema.REJECTS_DIR).toString());
     }
@@ -386,9 +433,9 @@ public final class PrepJob {
                         o.promptIds, o.chosenIds, o.rejectedIds));
         Dataset<Row> df = spark.createDataFrame(rows, PairSchema.PAIRS);
         // Hash-partitioned and sorted by id: the same pairs land in the same shard in the same order
-        // whatever the parallelism of the run.
-        df.repartition(shards, col(PairSchema.PAIR_ID))
-                .sortWithinPartitions(PairSchema.PAIR_ID)
+        // whatever the parallelism of the run. One shard needs no shuffle, only the sort.
+        Dataset<Row> placed = shards == 1 ? df.coalesce(1) : df.repartition(shards, col(PairSchema.PAIR_ID));
+        placed.sortWithinPartitions(PairSchema.PAIR_ID)
                 .write().mode(SaveMode.ErrorIfExists)
                 .parquet(new Path(dir, PairSchema.PAIRS_DIR).toString());
         return shards;

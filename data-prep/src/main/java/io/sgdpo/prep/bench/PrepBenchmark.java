@@ -50,7 +50,7 @@ import java.util.zip.GZIPInputStream;
  *
  * <p>Input: the HH-RLHF test file replicated {@code --copies} times; each copy tags its prompts
  * ("[copy k]") so that copies are distinct pairs rather than duplicates. Reports the median of
- * {@code --repeats} timed runs per variant, after one untimed warm-up each, and the ratios of those
+ * {@code --repeats} timed runs per variant (variants take turns, after one untimed warm-up round), and the ratios of those
  * medians, in {@code OUT/prep.json} and as a line appended to {@code OUT/prep.md}.
  *
  * <pre>sgdpo bench-prep [--hh FILE] [--copies 12] [--repeats 3] [--out bench] [--work bench/out]</pre>
@@ -110,28 +110,23 @@ public final class PrepBenchmark {
         Config config = SgdpoConfig.load(null, Map.of());
         PrepSettings settings = PrepSettings.from(config);
 
-        List<Variant> variants = new ArrayList<>();
-        Variant loop = new Variant("java loop, 1 thread");
-        loopOnce(input, settings);
-        for (int r = 0; r < repeats; r++) {
-            loop.seconds.add(loopOnce(input, settings));
-            out.printf("  %-22s run %d: %.2f s%n", loop.name, r + 1, loop.seconds.get(r));
-        }
-        variants.add(loop);
-        for (String master : List.of("local[1]", "local[2]")) {
-            Variant v = new Variant("spark " + master);
-            SparkSession spark = SparkSession.builder().master(master).appName("bench-prep")
-                    .config("spark.ui.enabled", "false").getOrCreate();
-            try {
-                sparkOnce(spark, input, work.resolve("warmup-" + master.replaceAll("\\W", "")), config);
-                for (int r = 0; r < repeats; r++) {
-                    v.seconds.add(sparkOnce(spark, input, work.resolve("run-" + master.replaceAll("\\W", "")), config));
-                    out.printf("  %-22s run %d: %.2f s%n", v.name, r + 1, v.seconds.get(r));
+        // Variants take turns within each round, after one warm-up of each: the JIT keeps warming
+        // up over the first Spark runs, and running one variant's repeats back to back would hand
+        // that warm-up to whichever variant came last.
+        Variant loop = new Variant("java loop, 1 thread", null);
+        List<Variant> variants = List.of(loop, new Variant("spark local[1]", "local[1]"),
+                new Variant("spark local[2]", "local[2]"));
+        for (int round = 0; round <= repeats; round++) {
+            for (Variant v : variants) {
+                double sec = v.master == null ? loopOnce(input, settings)
+                        : sparkRun(v.master, input, work.resolve("run-" + v.master.replaceAll("\\W", "")), config);
+                if (round == 0) {
+                    out.printf("  %-22s warm-up: %.2f s%n", v.name, sec);
+                } else {
+                    v.seconds.add(sec);
+                    out.printf("  %-22s run %d: %.2f s%n", v.name, round, sec);
                 }
-            } finally {
-                spark.stop();
             }
-            variants.add(v);
         }
 
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -266,13 +261,19 @@ public final class PrepBenchmark {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    static double sparkOnce(SparkSession spark, Path input, Path output, Config config) throws IOException {
+    /** One timed job run in a fresh session (session start and stop are not timed); returns seconds. */
+    static double sparkRun(String master, Path input, Path output, Config config) throws IOException {
         deleteRecursively(output);
-        long t0 = System.nanoTime();
-        PrepJob.run(spark, List.of(input.toAbsolutePath().toString()), output.toAbsolutePath().toString(), config);
-        double sec = (System.nanoTime() - t0) / 1e9;
-        deleteRecursively(output);
-        return sec;
+        SparkSession spark = SparkSession.builder().master(master).appName("bench-prep")
+                .config("spark.ui.enabled", "false").getOrCreate();
+        try {
+            long t0 = System.nanoTime();
+            PrepJob.run(spark, List.of(input.toAbsolutePath().toString()), output.toAbsolutePath().toString(), config);
+            return (System.nanoTime() - t0) / 1e9;
+        } finally {
+            spark.stop();
+            deleteRecursively(output);
+        }
     }
 
     private static List<byte[]> readLines(Path p) throws IOException {
@@ -308,10 +309,12 @@ public final class PrepBenchmark {
 
     private static final class Variant {
         final String name;
+        final String master;
         final List<Double> seconds = new ArrayList<>();
 
-        Variant(String name) {
+        Variant(String name, String master) {
             this.name = name;
+            this.master = master;
         }
 
         double median() {
