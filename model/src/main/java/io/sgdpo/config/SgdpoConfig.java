@@ -47,7 +47,23 @@ public final class SgdpoConfig {
      * @throws ConfigurationException naming the key or file when anything is unknown or unreadable
      */
     public static Config load(File confFile, Map<String, String> overrides) {
-        return load(ConfigFactory.defaultReference(), confFile, overrides);
+        return load(reference(), confFile, overrides);
+    }
+
+    /**
+     * Every reference.conf on the classpath, merged. Not {@code ConfigFactory.defaultReference()}:
+     * that one also applies JVM system properties on top.
+     */
+    public static Config reference() {
+        ClassLoader loader = Thread.currentThread().getContextClassLoader();
+        if (loader == null) {
+            loader = SgdpoConfig.class.getClassLoader();
+        }
+        try {
+            return ConfigFactory.parseResources(loader, "reference.conf").resolve();
+        } catch (ConfigException e) {
+            throw new ConfigurationException("Broken reference.conf on the classpath: " + e.getMessage(), e);
+        }
     }
 
     /**

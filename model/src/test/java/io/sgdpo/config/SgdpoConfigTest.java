@@ -61,6 +61,19 @@ class SgdpoConfigTest {
     }
 
     @Test
+    void systemPropertiesDoNotLeakIn() {
+        System.setProperty("prep.evalFraction", "0.9");
+        try {
+            Config c = SgdpoConfig.load(REFERENCE, null, Map.of());
+            assertEquals(0.05, c.getDouble("prep.evalFraction"), 0.0);
+            Config r = SgdpoConfig.reference();
+            assertTrue(!r.hasPath("prep.evalFraction") || r.getDouble("prep.evalFraction") != 0.9);
+        } finally {
+            System.clearProperty("prep.evalFraction");
+        }
+    }
+
+    @Test
     void parseOverridesSeparatesArguments() {
         List<String> rest = new ArrayList<>();
         Map<String, String> o = SgdpoConfig.parseOverrides(

@@ -110,6 +110,7 @@ public final class PrepBenchmark {
         Config config = SgdpoConfig.load(null, Map.of());
         PrepSettings settings = PrepSettings.from(config);
 
+        double loadBefore = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         // Variants take turns within each round, after one warm-up of each: the JIT keeps warming
         // up over the first Spark runs, and running one variant's repeats back to back would hand
         // that warm-up to whichever variant came last.
@@ -138,6 +139,10 @@ public final class PrepBenchmark {
         machine.put("cores", Runtime.getRuntime().availableProcessors());
         machine.put("java", System.getProperty("java.version"));
         machine.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        // Other processes on the machine skew every figure: the 1-minute load average tells.
+        machine.put("loadAverage1mBefore", round(loadBefore));
+        machine.put("loadAverage1mAfter", round(
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
         ObjectNode in = root.putObject("input");
         in.put("source", hh.getFileName().toString());
         in.put("copies", copies);
@@ -172,12 +177,13 @@ public final class PrepBenchmark {
         if (!Files.exists(md)) {
             Files.writeString(md, "# prep benchmark\n\nPairs/s of `sgdpo prep` over the HH-RLHF test file replicated,"
                     + " median of repeats; ratios of medians from the same run. See prep.json for every figure.\n\n"
-                    + "| date | cores | records | java loop pairs/s | local[1] pairs/s | local[2] pairs/s |"
-                    + " local[1]/loop | local[2]/loop | local[2]/local[1] | command |\n"
-                    + "|---|---|---|---|---|---|---|---|---|---|\n");
+                    + "| date | cores | load before/after | records | java loop pairs/s | local[1] pairs/s |"
+                    + " local[2] pairs/s | local[1]/loop | local[2]/loop | local[2]/local[1] | command |\n"
+                    + "|---|---|---|---|---|---|---|---|---|---|---|\n");
         }
-        String line = String.format("| %s | %d | %d | %d | %d | %d | %.2f | %.2f | %.2f | `%s` |%n",
-                root.path("date").asText().substring(0, 10), machine.path("cores").asInt(), records,
+        String line = String.format("| %s | %d | %.1f / %.1f | %d | %d | %d | %d | %.2f | %.2f | %.2f | `%s` |%n",
+                root.path("date").asText().substring(0, 16), machine.path("cores").asInt(),
+                machine.path("loadAverage1mBefore").asDouble(), machine.path("loadAverage1mAfter").asDouble(), records,
                 Math.round(records / base), Math.round(records / l1), Math.round(records / l2),
                 base / l1, base / l2, l1 / l2, root.path("command").asText());
         Files.writeString(md, line, StandardOpenOption.APPEND);
