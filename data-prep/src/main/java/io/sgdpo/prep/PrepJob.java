@@ -114,6 +114,7 @@ public final class PrepJob {
         AtomicOutput target = AtomicOutput.begin(fs, out);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<JavaRDD<?>> cached = new ArrayList<>();
+        List<Broadcast<?>> broadcasts = new ArrayList<>();
         try {
             Phases phases = new Phases();
             int parallelism = settings.partitions() > 0 ? settings.partitions() : jsc.defaultParallelism();
@@ -140,12 +141,14 @@ public final class PrepJob {
                     .filter(t -> t._2().count > 1)
                     .collectAsMap();
             Broadcast<HashMap<String, Position>> dupes = jsc.broadcast(new HashMap<>(firstOfDuplicated));
+            broadcasts.add(dupes);
             JavaRDD<ParsedRecord> deduped = parsed.map(p -> markDuplicate(p, dupes.value(), byIndex));
             phases.done("parse_dedupe");
 
             Vocabulary vocab = buildVocabulary(deduped, spec, settings);
             phases.done("vocabulary");
             Broadcast<PairEncoder> encoder = jsc.broadcast(new PairEncoder(vocab, settings));
+            broadcasts.add(encoder);
             JavaRDD<PrepOutcome> outcomes = deduped
                     .map(p -> p.isPair() ? encoder.value().encode(p) : PrepOutcome.reject(p));
             outcomes.persist(StorageLevel.MEMORY_AND_DISK());
@@ -186,6 +189,7 @@ public final class PrepJob {
                 // Blocking: a session stopped right after the job must not race pending removals.
                 rdd.unpersist(true);
             }
+            broadcasts.forEach(b -> b.destroy());
         }
     }
 
