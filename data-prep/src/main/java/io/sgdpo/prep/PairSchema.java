@@ -64,7 +64,10 @@ public final class PairSchema {
     public static final String LINE = "line";
     public static final String RAW = "raw";
 
-    /** Rejects: reason id, a human-readable detail, the input file (full path), 1-based line, raw text. */
+    /**
+     * Rejects: reason id, a human-readable detail, the input file (full path), 1-based line (row
+     * number for Parquet), raw text (for invalid UTF-8, the bytes decoded with U+FFFD replacements).
+     */
     public static final StructType REJECTS = new StructType(new StructField[]{
             DataTypes.createStructField(REASON, DataTypes.StringType, false),
             DataTypes.createStructField(DETAIL, DataTypes.StringType, true),
