@@ -105,6 +105,7 @@ public final class PrepJob {
         } catch (IOException e) {
             throw new PrepException("Cannot open output " + output + ": " + e.getMessage(), e);
         }
+        checkOutputOutsideInputs(inputs, out, hconf);
         ObjectNode existing = Manifest.readIfComplete(fs, out);
         if (existing != null && fingerprint.equals(existing.path("fingerprint").asText())) {
             LOG.info("Output {} is up to date (fingerprint {}): nothing to do", out, fingerprint);
@@ -190,6 +191,23 @@ public final class PrepJob {
                 rdd.unpersist(true);
             }
             broadcasts.forEach(b -> b.destroy());
+        }
+    }
+
+    /** An output inside an input folder would be read back as input by the next run. */
+    private static void checkOutputOutsideInputs(List<String> inputs, Path out, Configuration hconf) {
+        String o = out.toString() + "/";
+        for (String input : inputs) {
+            try {
+                Path p = new Path(input);
+                String in = p.getFileSystem(hconf).makeQualified(p).toString();
+                if (o.startsWith(in.endsWith("/") ? in : in + "/")) {
+                    throw new PrepException("Output " + out + " lies inside input " + input
+                            + ": the next run would read it back as input; choose another --output");
+                }
+            } catch (IOException e) {
+                throw new PrepException("Cannot read input path " + input + ": " + e.getMessage(), e);
+            }
         }
     }
 

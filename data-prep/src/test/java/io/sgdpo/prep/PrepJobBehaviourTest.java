@@ -228,7 +228,33 @@ class PrepJobBehaviourTest {
                 List.of(craftedDir.toString()), tmp.resolve("x").toString(),
                 TestSupport.config(Map.of("tokenizer.type", "huggingface", "tokenizer.path", missing))));
         assertTrue(tok.getMessage().contains("tokenizer.path") && tok.getMessage().contains(missing), tok.getMessage());
+        PrepException inside = assertThrows(PrepException.class, () -> PrepJob.run(spark,
+                List.of(craftedDir.toString()), craftedDir.resolve("out").toString(), TestSupport.config(SHORT)));
+        assertTrue(inside.getMessage().contains("lies inside input"), inside.getMessage());
         assertFalse(Files.exists(tmp.resolve("x")));
+        assertFalse(Files.exists(craftedDir.resolve("out")));
+    }
+
+    @Test
+    void cleanInputGivesEmptyButReadableRejects() throws IOException {
+        Path clean = tmp.resolve("clean/one.jsonl");
+        Files.createDirectories(clean.getParent());
+        Files.writeString(clean, "{\"prompt\":\"Q\",\"chosen\":\"yes\",\"rejected\":\"no\"}\n");
+        PrepJob.Result r = PrepJob.run(spark, List.of(clean.toString()), tmp.resolve("out-clean").toString(),
+                TestSupport.config(Map.of("prep.maxRejectFraction", "0")));
+        assertEquals(1, r.manifest().path("counts").path("kept").asLong());
+        assertEquals(0, spark.read().parquet(r.output() + "/rejects").count());
+        assertEquals(PairSchema.REJECTS.fieldNames().length,
+                spark.read().parquet(r.output() + "/rejects").schema().fieldNames().length);
+    }
+
+    @Test
+    void exampleConfigFileIsValid() {
+        Path example = Path.of("..", "conf", "prep.conf");
+        assertTrue(Files.isRegularFile(example), "missing " + example.toAbsolutePath());
+        PrepSettings s = PrepSettings.from(io.sgdpo.config.SgdpoConfig.load(example.toFile(), Map.of()));
+        assertEquals(0.1, s.evalFraction(), 0.0);
+        assertEquals(16000, s.vocabSize());
     }
 
     @Test

@@ -194,7 +194,7 @@ public final class PrepBenchmark {
     }
 
     /** Writes {@code copies} tagged copies of every HH record as plain JSONL; returns the record count. */
-    static long replicate(Path hh, int copies, Path out) throws IOException {
+    public static long replicate(Path hh, int copies, Path out) throws IOException {
         List<String> lines = new ArrayList<>();
         try (InputStream raw = Files.newInputStream(hh);
              BufferedReader r = new BufferedReader(new InputStreamReader(
