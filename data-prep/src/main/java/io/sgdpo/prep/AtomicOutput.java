@@ -1,0 +1,98 @@
+package io.sgdpo.prep;
+
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+
+/**
+ * An output directory that is built under a temporary sibling name and renamed into place only
+ * when complete. A crash before {@link #commit()} leaves the previous output untouched (plus a
+ * hidden {@code .NAME.tmp-*} sibling that the next run does not read).
+ *
+ * <p>Replacing a directory takes two renames (old aside, new in); Hadoop file systems have no
+ * atomic directory swap. Between them the output is briefly absent, never half-written.
+ */
+public final class AtomicOutput {
+    private static final Logger LOG = LoggerFactory.getLogger(AtomicOutput.class);
+
+    private final FileSystem fs;
+    private final Path target;
+    private final Path tmp;
+    private boolean done;
+
+    private AtomicOutput(FileSystem fs, Path target, Path tmp) {
+        this.fs = fs;
+        this.target = target;
+        this.tmp = tmp;
+    }
+
+    /** Reserves a temporary directory beside {@code target}. */
+    public static AtomicOutput begin(FileSystem fs, Path target) {
+        Path parent = target.getParent();
+        if (parent == null) {
+            throw new PrepException("Output must not be a file system root: " + target);
+        }
+        Path tmp = new Path(parent, "." + target.getName() + ".tmp-" + UUID.randomUUID());
+        try {
+            fs.mkdirs(parent);
+        } catch (IOException e) {
+            throw new PrepException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
+        }
+        return new AtomicOutput(fs, target, tmp);
+    }
+
+    /** Where to write until commit. */
+    public Path tmp() {
+        return tmp;
+    }
+
+    /** Moves the finished temporary directory to the target, replacing any previous output. */
+    public void commit() throws IOException {
+        Path old = null;
+        if (fs.exists(target)) {
+            old = new Path(target.getParent(), "." + target.getName() + ".old-" + UUID.randomUUID());
+            if (!fs.rename(target, old)) {
+                throw new IOException("Cannot move previous output " + target + " aside to " + old);
+            }
+        }
+        if (!fs.rename(tmp, target)) {
+            if (old != null) {
+                fs.rename(old, target);
+            }
+            throw new IOException("Cannot rename " + tmp + " to " + target);
+        }
+        done = true;
+        if (old != null && !fs.delete(old, true)) {
+            LOG.warn("Could not delete previous output moved aside to {}", old);
+        }
+    }
+
+    /** Leaves the temporary directory in place for inspection (a failed run's rejects). */
+    public void keep() {
+        done = true;
+    }
+
+    /** Deletes the temporary directory unless it was committed or kept. */
+    public void abortIfNotCommitted() {
+        if (!done) {
+            try {
+                fs.delete(tmp, true);
+            } catch (IOException e) {
+                LOG.warn("Could not delete temporary output {}", tmp, e);
+            }
+        }
+    }
+
+    /** Writes a small UTF-8 file. */
+    public static void writeString(FileSystem fs, Path path, String text) throws IOException {
+        try (FSDataOutputStream out = fs.create(path, false)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+}

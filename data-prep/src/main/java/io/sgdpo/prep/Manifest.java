@@ -1,0 +1,163 @@
+package io.sgdpo.prep;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sgdpo.prep.tokenize.TokenizerSpec;
+import io.sgdpo.prep.tokenize.Vocabulary;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+
+/**
+ * {@code DIR/_manifest.json}: provenance and counts of one prep output.
+ *
+ * <ul>
+ *   <li>{@code fingerprint}: SHA-256 over the output version, the inputs (path, size, checksum,
+ *       format), the prep/tokenizer config and the tokenizer identity; equal fingerprint = nothing to do;</li>
+ *   <li>{@code counts}: {@code read = kept + rejected}, rejected by reason (duplicates included
+ *       under "duplicate" and repeated as {@code duplicates}), truncations, split sizes.</li>
+ * </ul>
+ */
+public final class Manifest {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Manifest() {
+    }
+
+    /** The identity of an output: changes whenever inputs, config or tokenizer change. */
+    public static String fingerprint(int outputVersion, java.util.List<InputFile> files, String configJson,
+                                     TokenizerSpec spec) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("outputVersion", outputVersion);
+        ArrayNode inputs = n.putArray("inputs");
+        for (InputFile f : files) {
+            inputs.addObject().put("path", f.path()).put("size", f.size()).put("sha256", f.sha256())
+                    .put("format", f.format().name().toLowerCase());
+        }
+        n.put("config", configJson);
+        n.put("tokenizer", spec.identity());
+        return sha256(n.toString());
+    }
+
+    static ObjectNode build(String fingerprint, int outputVersion, java.util.List<InputFile> files, String configJson,
+                            TokenizerSpec spec, Vocabulary vocab, String vocabJson, PrepSettings settings,
+                            PrepStats stats, int shards, FileSystem fs, Path pairsDir, String master,
+                            long durationMs, java.util.Map<String, Long> phaseMillis) throws IOException {
+        ObjectNode m = JSON.createObjectNode();
+        m.put("stage", "prep");
+        m.put("outputVersion", outputVersion);
+        m.put("fingerprint", fingerprint);
+        m.put("createdAt", Instant.now().toString());
+        String version = Manifest.class.getPackage().getImplementationVersion();
+        m.put("codeVersion", version == null ? "dev" : version);
+
+        ArrayNode inputs = m.putArray("inputs");
+        for (InputFile f : files) {
+            inputs.addObject()
+                    .put("path", f.path())
+                    .put("size", f.size())
+                    .put("sha256", f.sha256())
+                    .put("kind", f.parquet() ? "parquet" : "jsonl")
+                    .put("format", f.format().name().toLowerCase())
+                    .put("read", stats.readByFile.getOrDefault(f.index(), 0L))
+                    .put("kept", stats.keptByFile.getOrDefault(f.index(), 0L));
+        }
+        m.set("config", JSON.readTree(configJson));
+
+        ObjectNode tok = m.putObject("tokenizer");
+        tok.put("type", spec.type());
+        tok.put("name", spec.name());
+        tok.put("identity", spec.identity());
+
+        ObjectNode v = m.putObject("vocabulary");
+        v.put("file", PairSchema.VOCAB_FILE);
+        v.put("sha256", sha256(vocabJson));
+        v.put("size", vocab.size());
+        v.put("requestedPieces", settings.vocabSize());
+        v.put("keptPieces", vocab.keptPieces());
+        v.put("eosId", vocab.eosId());
+        v.put("padId", vocab.padId());
+
+        ObjectNode c = m.putObject("counts");
+        c.put("read", stats.read);
+        c.put("kept", stats.kept);
+        c.put("rejected", stats.rejected());
+        ObjectNode by = c.putObject("rejectedByReason");
+        stats.rejectedByReason.forEach(by::put);
+        c.put("duplicates", stats.rejectedByReason.getOrDefault(RejectReason.DUPLICATE.id(), 0L));
+        ObjectNode t = c.putObject("truncated");
+        t.put("pairs", stats.pairsTruncated);
+        t.put("prompt", stats.promptTruncated);
+        t.put("chosen", stats.chosenTruncated);
+        t.put("rejected", stats.rejectedTruncated);
+        ObjectNode sp = c.putObject("splits");
+        sp.put("train", stats.train);
+        sp.put("eval", stats.eval);
+
+        ObjectNode tokens = m.putObject("tokens");
+        tokens.put("prompt", stats.promptTokens);
+        tokens.put("responses", stats.responseTokens);
+        tokens.put("byteTokenIds", stats.byteTokenIds);
+
+        ObjectNode sh = m.putObject("pairs");
+        sh.put("dir", PairSchema.PAIRS_DIR);
+        sh.put("shards", shards);
+        sh.put("targetShardBytes", settings.shardTargetBytes());
+        ArrayNode list = sh.putArray("files");
+        long total = 0;
+        FileStatus[] parts = fs.listStatus(pairsDir, p -> p.getName().endsWith(".parquet"));
+        java.util.Arrays.sort(parts, (a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
+        for (FileStatus st : parts) {
+            list.addObject().put("name", st.getPath().getName()).put("bytes", st.getLen());
+            total += st.getLen();
+        }
+        sh.put("bytes", total);
+        m.putObject("rejects").put("dir", PairSchema.REJECTS_DIR).put("count", stats.rejected());
+        ObjectNode run = m.putObject("run");
+        run.put("sparkMaster", master);
+        run.put("durationMs", durationMs);
+        ObjectNode ph = run.putObject("phasesMs");
+        phaseMillis.forEach(ph::put);
+        return m;
+    }
+
+    static String render(ObjectNode manifest) throws IOException {
+        return JSON.writeValueAsString(manifest);
+    }
+
+    /** The manifest of a complete output at {@code dir}, or null if there is none (or it is unreadable). */
+    public static ObjectNode readIfComplete(FileSystem fs, Path dir) {
+        Path file = new Path(dir, PairSchema.MANIFEST_FILE);
+        try {
+            if (!fs.exists(file) || !fs.exists(new Path(dir, PairSchema.PAIRS_DIR))) {
+                return null;
+            }
+            try (InputStream in = fs.open(file)) {
+                JsonNode n = JSON.readTree(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+                return n instanceof ObjectNode o ? o : null;
+            }
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                    .digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
