@@ -33,7 +33,7 @@ public final class SgdpoConfig {
 
     /** Top-level config namespaces owned by this project; unknown keys under them are errors. */
     public static final List<String> NAMESPACES =
-            List.of("prep", "tokenizer", "model", "sft", "train", "ref", "eval", "demo", "sgdpo");
+            List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "demo", "sgdpo");
 
     private SgdpoConfig() {
     }

@@ -28,7 +28,7 @@ public final class Generator {
      */
     public Generator(ComputationGraph decoder, int length, int eosId, int padId) {
         this.decoder = decoder;
-        this.layout = new PairedBatch(length, eosId, padId);
+        this.layout = new PairedBatch(length, padId);
         this.length = length;
         this.eosId = eosId;
     }

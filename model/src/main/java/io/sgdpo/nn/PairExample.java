@@ -8,10 +8,11 @@ import java.util.Objects;
  *
  * @param pairId      content hash of the pair (stable id)
  * @param prompt      prompt token ids, at least one
- * @param chosen      chosen response token ids, without EOS
- * @param rejected    rejected response token ids, without EOS
- * @param refChosen   reference log-probs of chosen + EOS ({@code chosen.length + 1} values), or null
- * @param refRejected reference log-probs of rejected + EOS, or null
+ * @param chosen      chosen response token ids as prep stores them: ending with EOS when the
+ *                    response is complete, without it when prep truncated the response
+ * @param rejected    rejected response token ids, likewise
+ * @param refChosen   reference log-probs of each chosen token ({@code chosen.length} values), or null
+ * @param refRejected reference log-probs of each rejected token, or null
  */
 public record PairExample(String pairId, int[] prompt, int[] chosen, int[] rejected,
                           double[] refChosen, double[] refRejected) {
@@ -20,6 +21,9 @@ public record PairExample(String pairId, int[] prompt, int[] chosen, int[] rejec
         Objects.requireNonNull(pairId, "pairId");
         if (prompt.length == 0) {
             throw new IllegalArgumentException("pair " + pairId + ": empty prompt");
+        }
+        if (chosen.length == 0 || rejected.length == 0) {
+            throw new IllegalArgumentException("pair " + pairId + ": empty response");
         }
         checkReference(pairId, "chosen", chosen, refChosen);
         checkReference(pairId, "rejected", rejected, refRejected);
@@ -40,9 +44,9 @@ public record PairExample(String pairId, int[] prompt, int[] chosen, int[] rejec
     }
 
     private static void checkReference(String pairId, String side, int[] response, double[] ref) {
-        if (ref != null && ref.length != response.length + 1) {
+        if (ref != null && ref.length != response.length) {
             throw new IllegalArgumentException("pair " + pairId + ": " + side + " has " + response.length
-                    + " tokens + EOS but " + ref.length + " reference log-probs");
+                    + " tokens but " + ref.length + " reference log-probs");
         }
     }
 }

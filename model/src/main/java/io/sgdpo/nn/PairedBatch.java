@@ -11,8 +11,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Builds one paired minibatch: B pairs become 2B rows (B chosen, then B rejected) of length T.
  *
- * <p>Each row is the sequence prompt + response + EOS, shifted by one: input t is token t and
- * target t is token t+1; targets on the response (EOS included) are marked in the
+ * <p>Each row is the sequence prompt + response, shifted by one: input t is token t and target t
+ * is token t+1; targets on the response (its EOS included, when prep kept one) are marked in the
  * {@link PairedLabels#RESPONSE} channel. Rows are right-padded with PAD, which causal attention
  * never lets a real position see. Pilot positions are drawn here, per pair, from
  * (seed, global step, pair id), so the draw travels with the data and a resumed run redraws it.
@@ -20,17 +20,14 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class PairedBatch {
 
     private final int length;
-    private final int eosId;
     private final int padId;
 
     /**
      * @param length sequence length T of the decoder ({@code model.maxLength})
-     * @param eosId  id of the end-of-response token
      * @param padId  id of the padding token
      */
-    public PairedBatch(int length, int eosId, int padId) {
+    public PairedBatch(int length, int padId) {
         this.length = length;
-        this.eosId = eosId;
         this.padId = padId;
     }
 
@@ -51,7 +48,7 @@ public final class PairedBatch {
     }
 
     /**
-     * An SFT minibatch: one row per pair, the sequence prompt + chosen + EOS, with the chosen
+     * An SFT minibatch: one row per pair, the sequence prompt + chosen, with the chosen
      * response's targets marked (for {@link SftLoss}).
      */
     public DataSet buildSequences(List<PairExample> pairs, DataType type) {
@@ -104,7 +101,7 @@ public final class PairedBatch {
                         + loss.name() + "' needs: run ref-logps first");
             }
             PilotPositions pilots = loss == null ? PilotPositions.NONE
-                    : loss.drawPilots(seed, step, p.pairId(), p.chosen().length + 1, p.rejected().length + 1);
+                    : loss.drawPilots(seed, step, p.pairId(), p.chosen().length, p.rejected().length);
             int tag = PairedLabels.tagOf(p.pairId());
             fillRow(features, labels, i, 2 * b, p, p.chosen(), p.refChosen(), pilots.chosen(), tag);
             fillRow(features, labels, i + b, 2 * b, p, p.rejected(), p.refRejected(), pilots.rejected(), -tag);
@@ -117,7 +114,7 @@ public final class PairedBatch {
     private void fillRow(float[] features, double[] labels, int row, int rows, PairExample p, int[] response,
                          double[] ref, int[] pilot, int tag) {
         int promptLen = p.prompt().length;
-        int n = promptLen + response.length + 1; // + EOS
+        int n = promptLen + response.length;
         if (n - 1 > length) {
             throw new IllegalArgumentException("pair " + p.pairId() + ": prompt (" + promptLen + ") + response ("
                     + response.length + ") tokens exceed model.maxLength " + length + "; lower prep's max length");
@@ -125,7 +122,6 @@ public final class PairedBatch {
         int[] seq = new int[n];
         System.arraycopy(p.prompt(), 0, seq, 0, promptLen);
         System.arraycopy(response, 0, seq, promptLen, response.length);
-        seq[n - 1] = eosId;
         int channels = PairedLabels.CHANNELS;
         int labelBase = row * channels * length;
         for (int t = 0; t < length; t++) {
@@ -139,7 +135,7 @@ public final class PairedBatch {
             labels[labelBase + PairedLabels.TARGET * length + t] = seq[t + 1];
         }
         int pilotIndex = 0;
-        for (int j = 0; j <= response.length; j++) { // response token j is the target at t = promptLen - 1 + j
+        for (int j = 0; j < response.length; j++) { // response token j is the target at t = promptLen - 1 + j
             int t = promptLen - 1 + j;
             labels[labelBase + PairedLabels.RESPONSE * length + t] = 1;
             labels[labelBase + PairedLabels.REFERENCE * length + t] = ref == null ? 0 : ref[j];

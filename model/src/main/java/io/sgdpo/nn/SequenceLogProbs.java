@@ -9,7 +9,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 
 /**
- * Per-token log-probs of each pair's chosen and rejected response (EOS included, prompt masked)
+ * Per-token log-probs of each pair's chosen and rejected response (prompt masked)
  * under a decoder, by a forward pass. It lays out the minibatch with {@link PairedBatch} and reads
  * it with {@link PairedView}, exactly as the training loss does, so the reference pass,
  * evaluation and training share one implementation.

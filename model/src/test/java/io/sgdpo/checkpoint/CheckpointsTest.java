@@ -45,8 +45,8 @@ class CheckpointsTest {
 
     private static DataSet batch(long step) {
         PairExample p = new PairExample("p" + step, new int[] {3, 4}, new int[] {5, 6, 7}, new int[] {8, 9},
-                new double[] {-2, -2, -2, -1}, new double[] {-1.5, -1.5, -1});
-        return new PairedBatch(CONFIG.maxLength(), 0, 1).build(List.of(p), Losses.create(SPEC), 1, step, DataType.FLOAT);
+                new double[] {-2, -2, -1}, new double[] {-1.5, -1});
+        return new PairedBatch(CONFIG.maxLength(), 1).build(List.of(p), Losses.create(SPEC), 1, step, DataType.FLOAT);
     }
 
     /** Saves, loads, and checks that outputs and a further training step are identical. */

@@ -62,7 +62,7 @@ class DecoderGradientCheckTest {
 
     static DataSet tinyBatch(LossSpec spec, long seed) {
         List<PairExample> pairs = TinyPairs.random(2, TINY.vocabSize(), TINY.maxLength(), true, seed);
-        return new PairedBatch(TINY.maxLength(), TinyPairs.EOS, TinyPairs.PAD)
+        return new PairedBatch(TINY.maxLength(), TinyPairs.PAD)
                 .build(pairs, Losses.create(spec), 7, 3, DataType.DOUBLE);
     }
 
@@ -105,7 +105,7 @@ class DecoderGradientCheckTest {
         ComputationGraphConfiguration conf = Decoder.configuration(TINY, new SftLoss(), new NoOp(), DataType.DOUBLE);
         ComputationGraph graph = new ComputationGraph(conf);
         graph.init();
-        DataSet batch = new PairedBatch(TINY.maxLength(), TinyPairs.EOS, TinyPairs.PAD)
+        DataSet batch = new PairedBatch(TINY.maxLength(), TinyPairs.PAD)
                 .buildSequences(TinyPairs.random(3, TINY.vocabSize(), TINY.maxLength(), false, 6), DataType.DOUBLE);
         assertTrue(check(graph, batch, 16));
     }

@@ -26,7 +26,7 @@ class LearningTest {
     private static final int PAIRS = 32;
     private static final int BATCH = 8;
     private static final int STEPS = 160;
-    private static final PairedBatch LAYOUT = new PairedBatch(CONFIG.maxLength(), TinyPairs.EOS, TinyPairs.PAD);
+    private static final PairedBatch LAYOUT = new PairedBatch(CONFIG.maxLength(), TinyPairs.PAD);
     private static List<PairExample> data;
     private static ComputationGraph reference;
 

@@ -31,7 +31,7 @@ class PairedPreferenceLossTest {
     }
 
     private static PairedBatch batcher() {
-        return new PairedBatch(CONFIG.maxLength(), TinyPairs.EOS, TinyPairs.PAD);
+        return new PairedBatch(CONFIG.maxLength(), TinyPairs.PAD);
     }
 
     @Test
@@ -62,7 +62,7 @@ class PairedPreferenceLossTest {
         INDArray logits = graph.output(false, batcher().build(pairs, DataType.DOUBLE).getFeatures())[0];
         for (int i = 0; i < pairs.size(); i++) {
             PairExample p = pairs.get(i);
-            assertEquals(p.chosen().length + 1, scored.get(i).policyChosen().length, "response + EOS only");
+            assertEquals(p.chosen().length, scored.get(i).policyChosen().length, "response tokens only");
             assertArrayEquals(logSoftmaxAlongResponse(logits, i, p.prompt(), p.chosen()),
                     scored.get(i).policyChosen(), 1e-12);
             assertArrayEquals(logSoftmaxAlongResponse(logits, i + 2, p.prompt(), p.rejected()),
@@ -72,9 +72,7 @@ class PairedPreferenceLossTest {
 
     /** log-softmax at each response target (EOS included), read straight off the [mb, V, T] output. */
     private static double[] logSoftmaxAlongResponse(INDArray logits, int row, int[] prompt, int[] response) {
-        int[] targets = new int[response.length + 1];
-        System.arraycopy(response, 0, targets, 0, response.length);
-        targets[response.length] = TinyPairs.EOS;
+        int[] targets = response;
         double[] out = new double[targets.length];
         for (int j = 0; j < targets.length; j++) {
             int t = prompt.length - 1 + j;

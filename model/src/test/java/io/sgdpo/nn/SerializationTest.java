@@ -37,7 +37,7 @@ class SerializationTest {
         original.init();
         ComputationGraph rebuilt = new ComputationGraph(back);
         rebuilt.init(original.params().dup(), false);
-        INDArray input = new PairedBatch(6, 0, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
+        INDArray input = new PairedBatch(6, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
         assertTrue(original.output(input)[0].equalsWithEps(rebuilt.output(input)[0], 0));
         assertEquals(original.numParams(), rebuilt.numParams());
     }

@@ -24,7 +24,7 @@ final class TinyPairs {
             PairExample p = new PairExample("pair-" + seed + "-" + i, ids(random, prompt, vocab),
                     ids(random, chosen, vocab), ids(random, rejected, vocab));
             if (withReference) {
-                p = p.withReference(logps(random, chosen + 1), logps(random, rejected + 1));
+                p = p.withReference(logps(random, chosen), logps(random, rejected));
             }
             pairs.add(p);
         }
