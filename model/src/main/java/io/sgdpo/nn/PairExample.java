@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param refRejected reference log-probs of each rejected token, or null
  */
 public record PairExample(String pairId, int[] prompt, int[] chosen, int[] rejected,
-                          double[] refChosen, double[] refRejected) {
+                          double[] refChosen, double[] refRejected) implements java.io.Serializable {
 
     public PairExample {
         Objects.requireNonNull(pairId, "pairId");

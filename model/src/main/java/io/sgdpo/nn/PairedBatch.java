@@ -17,7 +17,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * never lets a real position see. Pilot positions are drawn here, per pair, from
  * (seed, global step, pair id), so the draw travels with the data and a resumed run redraws it.
  */
-public final class PairedBatch {
+public final class PairedBatch implements java.io.Serializable {
+
+    private static final long serialVersionUID = 1L;
 
     private final int length;
     private final int padId;
