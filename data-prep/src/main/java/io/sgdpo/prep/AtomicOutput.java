@@ -90,6 +90,24 @@ public final class AtomicOutput {
     }
 
     /** Writes a small UTF-8 file. */
+    /**
+     * Writes a small text file under a temporary name and renames it over {@code path}, so a reader
+     * sees the old or the new content, never a partial one (the old file is removed just before the
+     * rename: on HDFS a rename does not replace).
+     */
+    public static void replaceString(FileSystem fs, Path path, String text) throws IOException {
+        Path tmp = new Path(path.getParent(), "_tmp-" + path.getName());
+        try (FSDataOutputStream out = fs.create(tmp, true)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+        if (fs.exists(path)) {
+            fs.delete(path, false);
+        }
+        if (!fs.rename(tmp, path)) {
+            throw new IOException("could not rename " + tmp + " to " + path);
+        }
+    }
+
     public static void writeString(FileSystem fs, Path path, String text) throws IOException {
         try (FSDataOutputStream out = fs.create(path, false)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));

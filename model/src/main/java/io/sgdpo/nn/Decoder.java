@@ -1,6 +1,7 @@
 package io.sgdpo.nn;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
@@ -46,13 +47,27 @@ public final class Decoder {
     /** The graph configuration of a decoder with the given output loss and updater. */
     public static ComputationGraphConfiguration configuration(DecoderConfig c, ILossFunction outputLoss,
                                                               IUpdater updater, DataType type) {
+        return configuration(c, outputLoss, new Optimization(updater, 0, 0), type);
+    }
+
+    /** The graph configuration with an optimizer, gradient clipping and weight decay. */
+    public static ComputationGraphConfiguration configuration(DecoderConfig c, ILossFunction outputLoss,
+                                                              Optimization optimization, DataType type) {
         int d = c.dModel();
         int t = c.maxLength();
-        ComputationGraphConfiguration.GraphBuilder g = new NeuralNetConfiguration.Builder()
+        NeuralNetConfiguration.Builder base = new NeuralNetConfiguration.Builder()
                 .seed(c.seed())
                 .dataType(type)
-                .updater(updater)
-                .weightInit(new WeightInitDistribution(new NormalDistribution(0, Init.STD)))
+                .updater(optimization.updater())
+                .weightInit(new WeightInitDistribution(new NormalDistribution(0, Init.STD)));
+        if (optimization.clipL2PerLayer() > 0) {
+            base.gradientNormalization(GradientNormalization.ClipL2PerLayer)
+                    .gradientNormalizationThreshold(optimization.clipL2PerLayer());
+        }
+        if (optimization.weightDecay() > 0) {
+            base.weightDecay(optimization.weightDecay(), true);
+        }
+        ComputationGraphConfiguration.GraphBuilder g = base
                 .graphBuilder()
                 .addInputs(INPUT)
                 .addLayer("embed", new EmbeddingSequenceLayer.Builder().nIn(c.vocabSize()).nOut(d).inputLength(t)
@@ -71,6 +86,47 @@ public final class Decoder {
         }
         g.addLayer(OUTPUT, head.build(), "norm");
         return g.setOutputs(OUTPUT).build();
+    }
+
+    /**
+     * The sizes of a decoder built by {@link #configuration}, read back from its graph (e.g. a
+     * checkpoint); dropout and seed as given.
+     */
+    public static DecoderConfig describe(ComputationGraphConfiguration conf, double dropout, long seed) {
+        var embed = (EmbeddingSequenceLayer) layer(conf, "embed");
+        var pos = (PositionEmbedding) layer(conf, "pos");
+        int layers = 0;
+        while (conf.getVertices().containsKey("block" + layers)) {
+            layers++;
+        }
+        if (layers == 0) {
+            throw new IllegalArgumentException("not a decoder built by this project: no transformer blocks");
+        }
+        var block = (TransformerBlock) layer(conf, "block0");
+        return new DecoderConfig((int) embed.getNIn(), (int) embed.getNOut(), layers, block.getHeads(), pos.getLength(),
+                dropout, seed);
+    }
+
+    private static org.deeplearning4j.nn.conf.layers.Layer layer(ComputationGraphConfiguration conf, String name) {
+        var vertex = conf.getVertices().get(name);
+        if (!(vertex instanceof org.deeplearning4j.nn.conf.graph.LayerVertex lv)) {
+            throw new IllegalArgumentException("not a decoder built by this project: no layer '" + name + "'");
+        }
+        return lv.getLayerConf().getLayer();
+    }
+
+    /**
+     * A new decoder with another output loss and updater whose parameters are a copy of
+     * {@code source}'s (e.g. preference training initialised from an SFT checkpoint).
+     */
+    public static ComputationGraph withLoss(ComputationGraph source, ILossFunction outputLoss,
+                                            Optimization optimization, double dropout) {
+        DecoderConfig c = describe(source.getConfiguration(), dropout, source.getConfiguration().getDefaultConfiguration()
+                .getSeed());
+        ComputationGraph graph = new ComputationGraph(configuration(c, outputLoss, optimization,
+                source.params().dataType()));
+        graph.init(source.params().dup(), false);
+        return graph;
     }
 
     /** A freshly initialised decoder. */

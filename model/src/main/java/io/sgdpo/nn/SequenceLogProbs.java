@@ -24,7 +24,19 @@ public final class SequenceLogProbs {
      *         per-token log-probs (reference arrays as the pairs carry them, else zeros)
      */
     public static List<PairLogProbs> of(ComputationGraph decoder, PairedBatch batcher, List<PairExample> pairs) {
-        DataSet batch = batcher.build(pairs, decoder.params().dataType());
+        return of(decoder, batcher.build(pairs, decoder.params().dataType()));
+    }
+
+    /**
+     * The same, with the pilots the loss draws at (seed, step) and the pairs' reference log-probs:
+     * what the loss sees when it trains on these pairs at that step (for metrics).
+     */
+    public static List<PairLogProbs> of(ComputationGraph decoder, PairedBatch batcher, List<PairExample> pairs,
+                                        io.sgdpo.loss.PreferenceLoss loss, long seed, long step) {
+        return of(decoder, batcher.build(pairs, loss, seed, step, decoder.params().dataType()));
+    }
+
+    private static List<PairLogProbs> of(ComputationGraph decoder, DataSet batch) {
         INDArray logits = decoder.output(false, batch.getFeatures())[0];
         INDArray logits2d = TimeSeriesUtils.reshape3dTo2d(logits);
         INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());

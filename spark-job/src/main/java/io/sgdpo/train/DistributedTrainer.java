@@ -11,8 +11,12 @@ import org.nd4j.linalg.dataset.DataSet;
  */
 public interface DistributedTrainer extends AutoCloseable {
 
-    /** One pass over the minibatches (each element one whole minibatch); updates {@link #network()}. */
-    void fit(JavaRDD<DataSet> minibatches);
+    /**
+     * One pass over the minibatches (each element one whole minibatch); updates {@link #network()}.
+     * {@code step} is the global step of the first minibatch: whatever randomness the master uses
+     * is derived from it, so a resumed run repeats the uninterrupted one.
+     */
+    void fit(JavaRDD<DataSet> minibatches, long step);
 
     /** The network, with the parameters and optimizer state of the last fit. */
     ComputationGraph network();

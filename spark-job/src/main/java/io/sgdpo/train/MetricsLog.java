@@ -4,12 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import io.sgdpo.prep.AtomicOutput;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -62,18 +62,10 @@ public final class MetricsLog {
     }
 
     private void write() throws IOException {
-        Path tmp = new Path(file.getParent(), "_tmp-" + file.getName());
-        try (OutputStream out = fs.create(tmp, true)) {
-            for (Map<String, Object> r : rows) {
-                out.write(JSON.writeValueAsBytes(r));
-                out.write('\n');
-            }
+        StringBuilder text = new StringBuilder();
+        for (Map<String, Object> r : rows) {
+            text.append(JSON.writeValueAsString(r)).append('\n');
         }
-        if (fs.exists(file)) {
-            fs.delete(file, false);
-        }
-        if (!fs.rename(tmp, file)) {
-            throw new IOException("could not rename " + tmp + " to " + file);
-        }
+        AtomicOutput.replaceString(fs, file, text.toString());
     }
 }

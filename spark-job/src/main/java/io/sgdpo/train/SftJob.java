@@ -124,7 +124,7 @@ public final class SftJob {
                 long tokens = batches.map(b -> b.pairs().stream().mapToLong(p -> p.chosen().length).sum())
                         .fold(0L, Long::sum);
                 long start = System.nanoTime();
-                trainer.fit(batches.map(b -> layout.buildSequences(b.pairs(), DataType.FLOAT)));
+                trainer.fit(batches.map(b -> layout.buildSequences(b.pairs(), DataType.FLOAT)), step);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 batches.unpersist();
                 step += count;
@@ -196,7 +196,7 @@ public final class SftJob {
         m.put("checkpoint_sha256", identity);
         m.put("model", model.toString());
         m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "sft", "train"))));
-        AtomicOutput.writeString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
+        AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(m));
     }
 

@@ -23,25 +23,44 @@ public final class TrainingMasters {
     private TrainingMasters() {
     }
 
-    /** A trainer for the network with the master from config. */
+    /**
+     * A trainer for the network with the master from config. ParameterAveraging splits each fit's
+     * data among workers with its own random generator; a new master per fit, seeded from
+     * (seed, step), makes that split a function of the step, so a resumed run retraces the
+     * uninterrupted one bit for bit. SharedTraining keeps one master (its parameter server lives
+     * across fits); its asynchronous updates are not deterministic anyway.
+     */
     public static DistributedTrainer create(JavaSparkContext sc, ComputationGraph network, Config master, int rows,
                                             long seed) {
-        TrainingMaster<?, ?> tm = master(master, rows, seed);
-        SparkComputationGraph spark = new SparkComputationGraph(sc, network, tm);
+        boolean perFit = master.getString("kind").equals("parameterAveraging");
         return new DistributedTrainer() {
+            private ComputationGraph current = network;
+            private TrainingMaster<?, ?> tm = perFit ? null : master(master, rows, seed);
+            private SparkComputationGraph spark = perFit ? null : new SparkComputationGraph(sc, network, tm);
+
             @Override
-            public void fit(org.apache.spark.api.java.JavaRDD<org.nd4j.linalg.dataset.DataSet> minibatches) {
+            public void fit(org.apache.spark.api.java.JavaRDD<org.nd4j.linalg.dataset.DataSet> minibatches, long step) {
+                if (perFit) {
+                    tm = master(master, rows, seed * 0x9e3779b97f4a7c15L + step);
+                    spark = new SparkComputationGraph(sc, current, tm);
+                }
                 spark.fit(minibatches);
+                current = spark.getNetwork();
+                if (perFit) {
+                    tm.deleteTempFiles(sc);
+                }
             }
 
             @Override
             public ComputationGraph network() {
-                return spark.getNetwork();
+                return current;
             }
 
             @Override
             public void close() {
-                tm.deleteTempFiles(sc);
+                if (!perFit) {
+                    tm.deleteTempFiles(sc);
+                }
             }
         };
     }

@@ -1,0 +1,87 @@
+package io.sgdpo.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.internal.chartpart.Chart;
+
+/**
+ * Writes a run's metric rows as Parquet (for Spark SQL and notebooks) and draws its curves as a
+ * PNG: loss, eval reward accuracy, and chosen vs rejected rewards over steps.
+ */
+public final class MetricsFiles {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private MetricsFiles() {
+    }
+
+    /** Replaces {@code dir} with a Parquet table of the rows (written aside, then renamed). */
+    public static void writeParquet(SparkSession spark, List<Map<String, Object>> rows, Path dir) throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (Map<String, Object> r : rows) {
+            lines.add(JSON.writeValueAsString(r));
+        }
+        Dataset<Row> table = spark.read().json(spark.createDataset(lines, Encoders.STRING()));
+        FileSystem fs = dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        Path tmp = new Path(dir.getParent(), "_tmp-" + dir.getName());
+        table.coalesce(1).write().mode("overwrite").parquet(tmp.toString());
+        if (fs.exists(dir)) {
+            fs.delete(dir, true);
+        }
+        if (!fs.rename(tmp, dir)) {
+            throw new IOException("could not rename " + tmp + " to " + dir);
+        }
+    }
+
+    /** Draws the curves of the rows into a PNG file. */
+    public static void writeChart(FileSystem fs, List<Map<String, Object>> rows, Path png, String title)
+            throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        XYChart loss = chart(title + ": loss", "loss");
+        series(loss, rows, "loss", "train");
+        series(loss, rows, "eval_loss", "eval");
+        XYChart accuracy = chart("eval reward accuracy", "accuracy");
+        series(accuracy, rows, "eval_rewards/accuracies", "eval");
+        series(accuracy, rows, "rewards/accuracies", "train");
+        XYChart rewards = chart("rewards (eval)", "reward");
+        series(rewards, rows, "eval_rewards/chosen", "chosen");
+        series(rewards, rows, "eval_rewards/rejected", "rejected");
+        List<Chart> charts = List.of(loss, accuracy, rewards);
+        try (OutputStream out = fs.create(png, true)) {
+            BitmapEncoder.saveBitmap(charts, 1, 3, out, BitmapEncoder.BitmapFormat.PNG);
+        }
+    }
+
+    private static XYChart chart(String title, String yAxis) {
+        XYChart c = new XYChartBuilder().width(480).height(360).title(title).xAxisTitle("step").yAxisTitle(yAxis).build();
+        c.getStyler().setMarkerSize(4);
+        return c;
+    }
+
+    private static void series(XYChart chart, List<Map<String, Object>> rows, String key, String name) {
+        List<Double> x = new ArrayList<>();
+        List<Double> y = new ArrayList<>();
+        for (Map<String, Object> r : rows) {
+            if (r.get(key) instanceof Number v && Double.isFinite(v.doubleValue())) {
+                x.add(((Number) r.get("step")).doubleValue());
+                y.add(v.doubleValue());
+            }
+        }
+        if (!x.isEmpty()) {
+            chart.addSeries(name, x, y);
+        }
+    }
+}

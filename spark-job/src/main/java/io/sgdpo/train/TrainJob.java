@@ -1,0 +1,318 @@
+package io.sgdpo.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import io.sgdpo.checkpoint.Checkpoints;
+import io.sgdpo.checkpoint.TrainingState;
+import io.sgdpo.config.ConfigurationException;
+import io.sgdpo.config.SgdpoConfig;
+import io.sgdpo.loss.BatchMetrics;
+import io.sgdpo.loss.LossSpec;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.loss.PairLogProbs;
+import io.sgdpo.loss.PreferenceLoss;
+import io.sgdpo.nn.Decoder;
+import io.sgdpo.nn.Optimization;
+import io.sgdpo.nn.PairExample;
+import io.sgdpo.nn.PairedBatch;
+import io.sgdpo.nn.PairedPreferenceLoss;
+import io.sgdpo.nn.SequenceLogProbs;
+import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.prep.PairSchema;
+import io.sgdpo.prep.tokenize.Vocabulary;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.learning.config.Adam;
+
+/**
+ * {@code sgdpo train}: preference training (SGDPO by default, or DPO, cDPO, IPO, SimPO, hinge) of a
+ * policy initialised from a reference checkpoint, on pair shards carrying reference log-probs,
+ * through DL4J's Spark training masters.
+ *
+ * <p>Training runs in chunks of {@code train.logEvery} whole minibatches: before each chunk the
+ * learning rate is set from the warm-up + cosine schedule and the chunk's TRL-named metrics are
+ * taken (the values the loss sees, before the update); after it the parameters are checked for
+ * non-finite values. Evaluation on the eval split, checkpoints and metric files follow at their
+ * own intervals (multiples of the chunk). The data order and SGDPO's pilot draws are functions of
+ * (seed, epoch, step, pair id), so {@code --resume} from a checkpoint retraces the same run.
+ */
+public final class TrainJob {
+
+    /** The metrics file under RUN/metrics/. */
+    public static final String METRICS = "train.jsonl";
+
+    private TrainJob() {
+    }
+
+    /** What a finished run left behind. */
+    public record Result(Path checkpoint, List<Map<String, Object>> metrics) {
+    }
+
+    /** A run stopped by a non-finite loss or parameter. */
+    public static final class NonFiniteException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NonFiniteException(String message) {
+            super(message);
+        }
+    }
+
+    record Settings(LossSpec loss, int batchSize, int epochs, long maxSteps, double learningRate, String optimizer,
+                    double weightDecay, double warmupFraction, double minLearningRateFraction, double gradientClip,
+                    long seed, int logEvery, int evalEvery, int checkpointEvery, double dropout) {
+
+        static Settings of(Config c) {
+            LossSpec loss;
+            try {
+                loss = LossSpec.fromConfig(c.getConfig("loss"));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigurationException(e.getMessage());
+            }
+            Config t = c.getConfig("train");
+            Settings s = new Settings(loss, t.getInt("batchSize"), t.getInt("epochs"), t.getLong("maxSteps"),
+                    t.getDouble("learningRate"), t.getString("optimizer"), t.getDouble("weightDecay"),
+                    t.getDouble("warmupFraction"), t.getDouble("minLearningRateFraction"), t.getDouble("gradientClip"),
+                    t.getLong("seed"), t.getInt("logEvery"), t.getInt("evalEvery"), t.getInt("checkpointEvery"),
+                    c.getDouble("model.dropout"));
+            require(s.batchSize >= 1, "train.batchSize (pairs per minibatch) must be >= 1, got " + s.batchSize);
+            require(s.epochs >= 1, "train.epochs must be >= 1, got " + s.epochs);
+            require(s.maxSteps >= 0, "train.maxSteps must be >= 0 (0: train.epochs decides), got " + s.maxSteps);
+            require(s.learningRate > 0, "train.learningRate must be > 0, got " + s.learningRate);
+            require(s.optimizer.equals("adam") || s.optimizer.equals("adamw"),
+                    "train.optimizer must be adam or adamw, got '" + s.optimizer + "'");
+            require(s.weightDecay >= 0, "train.weightDecay must be >= 0, got " + s.weightDecay);
+            require(s.optimizer.equals("adamw") || s.weightDecay == 0,
+                    "train.weightDecay applies to train.optimizer = adamw only");
+            require(s.warmupFraction >= 0 && s.warmupFraction < 1, "train.warmupFraction must lie in [0, 1), got "
+                    + s.warmupFraction);
+            require(s.minLearningRateFraction >= 0 && s.minLearningRateFraction <= 1,
+                    "train.minLearningRateFraction must lie in [0, 1], got " + s.minLearningRateFraction);
+            require(s.gradientClip >= 0, "train.gradientClip must be >= 0 (0: off), got " + s.gradientClip);
+            require(s.logEvery >= 1, "train.logEvery must be >= 1, got " + s.logEvery);
+            require(s.evalEvery >= 0 && s.evalEvery % s.logEvery == 0,
+                    "train.evalEvery must be 0 or a multiple of train.logEvery (" + s.logEvery + "), got " + s.evalEvery);
+            require(s.checkpointEvery >= 0 && s.checkpointEvery % s.logEvery == 0,
+                    "train.checkpointEvery must be 0 or a multiple of train.logEvery (" + s.logEvery + "), got "
+                            + s.checkpointEvery);
+            TrainingMasters.validate(t.getConfig("master"));
+            return s;
+        }
+
+        Optimization optimization() {
+            return new Optimization(new Adam(learningRate), gradientClip, optimizer.equals("adamw") ? weightDecay : 0);
+        }
+    }
+
+    public static Result run(SparkSession spark, String dataDir, String init, String runDir, Config config,
+                             boolean resume, PrintStream progress) throws IOException {
+        Settings s = Settings.of(config);
+        PreferenceLoss loss = Losses.create(s.loss());
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Path run = new Path(runDir);
+        FileSystem fs = run.getFileSystem(sc.hadoopConfiguration());
+        Checkpoints checkpoints = new Checkpoints(fs, new Path(run, "checkpoints"));
+        MetricsLog metrics = MetricsLog.open(fs, new Path(new Path(run, "metrics"), METRICS));
+        Vocabulary vocab = PairShards.vocabulary(spark, dataDir);
+
+        ComputationGraph policy;
+        TrainingState state;
+        var latest = checkpoints.loadLatest();
+        if (resume) {
+            if (latest.isEmpty()) {
+                throw new ConfigurationException("--resume: no checkpoint under " + checkpoints + " to resume from");
+            }
+            policy = latest.get().graph();
+            state = latest.get().state();
+            metrics.truncateAfterStep(state.step());
+            progress.printf("train: resuming %s at step %d%n", state.extra().get("runId"), state.step());
+        } else {
+            if (latest.isPresent()) {
+                throw new ConfigurationException("output " + run + " already holds a run (" + latest.get().path()
+                        + "); pass --resume to continue it or choose another --output");
+            }
+            if (init == null) {
+                throw new ConfigurationException("--init CKPT is required: the reference checkpoint to start from");
+            }
+            ComputationGraph reference = Checkpoints.load(init, sc.hadoopConfiguration()).graph();
+            policy = Decoder.withLoss(reference, new PairedPreferenceLoss(s.loss()), s.optimization(), s.dropout());
+            state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
+                    + UUID.randomUUID().toString().substring(0, 8)).with("init", init);
+        }
+        int length = Decoder.describe(policy.getConfiguration(), 0, 0).maxLength();
+        if (policy.getConfiguration().getVertices().get("embed") != null
+                && Decoder.describe(policy.getConfiguration(), 0, 0).vocabSize() != vocab.size()) {
+            throw new ConfigurationException("the checkpoint's vocabulary (" + Decoder.describe(policy.getConfiguration(),
+                    0, 0).vocabSize() + " ids) is not the data's (" + vocab.size() + " ids in " + dataDir + ")");
+        }
+
+        JavaRDD<PairExample> train = (loss.needsReference() ? PairShards.readWithReference(spark, dataDir, PairSchema.TRAIN)
+                : PairShards.read(spark, dataDir, PairSchema.TRAIN)).cache();
+        List<PairExample> evalPairs = (loss.needsReference() ? PairShards.readWithReference(spark, dataDir,
+                PairSchema.EVAL) : PairShards.read(spark, dataDir, PairSchema.EVAL)).collect();
+        long trainPairs = train.count();
+        long batchesPerEpoch = trainPairs / s.batchSize();
+        require(batchesPerEpoch >= 1, "the train split has " + trainPairs + " pairs, fewer than train.batchSize "
+                + s.batchSize());
+        require(!evalPairs.isEmpty(), "the eval split of " + dataDir + " is empty: raise prep.evalFraction");
+        long totalSteps = s.maxSteps() > 0 ? s.maxSteps() : s.epochs() * batchesPerEpoch;
+        LearningRateSchedule schedule = new LearningRateSchedule(s.learningRate(),
+                (long) Math.floor(s.warmupFraction() * totalSteps), totalSteps, s.minLearningRateFraction());
+        PairedBatch layout = new PairedBatch(length, vocab.padId());
+        int partitions = sc.defaultParallelism();
+        String runId = state.extra().get("runId");
+        writeManifest(fs, run, dataDir, config, state, runId, totalSteps);
+
+        if (state.step() == 0 && metrics.rows().isEmpty()) {
+            Map<String, Object> r = baseRow(runId, 0, 0, schedule.at(0), Double.NaN);
+            r.putAll(evaluate(policy, layout, evalPairs, loss, s));
+            metrics.append(r);
+            progress.printf("train: step 0/%d  eval_loss %.4f  eval_rewards/accuracies %.3f%n", totalSteps,
+                    (Double) r.get("eval_loss"), (Double) r.get("eval_rewards/accuracies"));
+        }
+
+        long step = state.step();
+        long runStart = System.nanoTime();
+        long stepsThisRun = 0;
+        try (DistributedTrainer trainer = TrainingMasters.create(sc, policy, config.getConfig("train.master"),
+                2 * s.batchSize(), s.seed())) {
+            JavaRDD<Minibatches.Batch> epochBatches = null;
+            long cachedEpoch = -1;
+            while (step < totalSteps) {
+                long epoch = step / batchesPerEpoch + 1;
+                if (epoch != cachedEpoch) {
+                    if (epochBatches != null) {
+                        epochBatches.unpersist();
+                    }
+                    epochBatches = Minibatches.of(train, s.batchSize(), s.seed(), epoch, false, partitions).cache();
+                    cachedEpoch = epoch;
+                }
+                long epochStart = (epoch - 1) * batchesPerEpoch;
+                long chunkEnd = Math.min(Math.min(step + s.logEvery(), epochStart + batchesPerEpoch), totalSteps);
+                long from = step - epochStart;
+                long to = chunkEnd - epochStart;
+                List<Minibatches.Batch> chunk = new ArrayList<>(epochBatches.filter(b -> b.index() >= from
+                        && b.index() < to).collect());
+                chunk.sort(java.util.Comparator.comparingLong(Minibatches.Batch::index));
+
+                Map<String, Object> row = baseRow(runId, epoch, chunkEnd, schedule.at(step), Double.NaN);
+                Map<String, Double> trainMetrics = chunkMetrics(policy, layout, chunk, loss, s.seed(), epochStart);
+                requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
+                row.putAll(trainMetrics);
+
+                policy.setLearningRate(schedule.at(step));
+                long tokens = chunk.stream().flatMap(b -> b.pairs().stream())
+                        .mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
+                long start = System.nanoTime();
+                long baseStep = epochStart;
+                long seed = s.seed();
+                trainer.fit(sc.parallelize(chunk, Math.min(partitions, chunk.size()))
+                        .map(b -> layout.build(b.pairs(), loss, seed, baseStep + b.index(), DataType.FLOAT)), step);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                policy = trainer.network();
+                requireFinite(policy.params().sumNumber().doubleValue(), "parameters after the update", step, chunk);
+                stepsThisRun += chunkEnd - step;
+                step = chunkEnd;
+                row.put("tokens_per_s", tokens / seconds);
+
+                boolean last = step == totalSteps;
+                if (last || (s.evalEvery() > 0 && step % s.evalEvery() == 0)) {
+                    row.putAll(evaluate(policy, layout, evalPairs, loss, s));
+                }
+                state = new TrainingState(step, (int) epoch, s.seed(), s.seed() + step, state.extra());
+                if (last || (s.checkpointEvery() > 0 && step % s.checkpointEvery() == 0)) {
+                    row.put("checkpoint", checkpoints.save(policy, state).toString());
+                }
+                metrics.append(row);
+                double elapsed = (System.nanoTime() - runStart) / 1e9;
+                double eta = elapsed / stepsThisRun * (totalSteps - step);
+                progress.printf("train: step %d/%d  loss %.4f  rewards/accuracies %.3f  %.0f tokens/s  ETA %.0fs%s%n",
+                        step, totalSteps, trainMetrics.get(BatchMetrics.LOSS),
+                        trainMetrics.get(BatchMetrics.REWARDS_ACCURACIES), tokens / seconds, eta,
+                        row.containsKey("eval_loss") ? String.format("  eval_rewards/accuracies %.3f",
+                                (Double) row.get("eval_rewards/accuracies")) : "");
+            }
+            if (epochBatches != null) {
+                epochBatches.unpersist();
+            }
+        }
+        Path metricsDir = new Path(run, "metrics");
+        MetricsFiles.writeParquet(spark, metrics.rows(), new Path(metricsDir, "train.parquet"));
+        MetricsFiles.writeChart(fs, metrics.rows(), new Path(metricsDir, "curves.png"), s.loss().getName());
+        return new Result(checkpoints.latest().orElseThrow(), metrics.rows());
+    }
+
+    private static Map<String, Object> baseRow(String runId, long epoch, long step, double learningRate,
+                                               double tokensPerSecond) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("run_id", runId);
+        r.put("step", step);
+        r.put("epoch", epoch);
+        r.put("learning_rate", learningRate);
+        r.put("tokens_per_s", Double.isNaN(tokensPerSecond) ? null : tokensPerSecond);
+        return r;
+    }
+
+    /** TRL metrics of the chunk's minibatches under the current policy: what the loss sees at each step. */
+    private static Map<String, Double> chunkMetrics(ComputationGraph policy, PairedBatch layout,
+                                                    List<Minibatches.Batch> chunk, PreferenceLoss loss, long seed,
+                                                    long epochStart) {
+        List<PairLogProbs> all = new ArrayList<>();
+        for (Minibatches.Batch b : chunk) {
+            all.addAll(SequenceLogProbs.of(policy, layout, b.pairs(), loss, seed, epochStart + b.index()));
+        }
+        return BatchMetrics.of(loss, all);
+    }
+
+    /** TRL metrics over the whole eval split, with the eval_ prefix. Pilots are drawn at step 0. */
+    static Map<String, Double> evaluate(ComputationGraph policy, PairedBatch layout, List<PairExample> evalPairs,
+                                        PreferenceLoss loss, Settings s) {
+        List<PairLogProbs> all = new ArrayList<>();
+        for (int from = 0; from < evalPairs.size(); from += s.batchSize()) {
+            all.addAll(SequenceLogProbs.of(policy, layout, evalPairs.subList(from,
+                    Math.min(evalPairs.size(), from + s.batchSize())), loss, s.seed(), 0));
+        }
+        return BatchMetrics.withPrefix(BatchMetrics.EVAL_PREFIX, BatchMetrics.of(loss, all));
+    }
+
+    private static void requireFinite(double value, String what, long step, List<Minibatches.Batch> chunk) {
+        if (!Double.isFinite(value)) {
+            List<String> ids = new ArrayList<>();
+            chunk.forEach(b -> b.pairs().forEach(p -> ids.add(p.pairId())));
+            throw new NonFiniteException("non-finite " + what + " (" + value + ") at step " + step
+                    + "; the last good checkpoint stays latest; pairs of the minibatches: " + ids);
+        }
+    }
+
+    private static void writeManifest(FileSystem fs, Path run, String dataDir, Config config, TrainingState state,
+                                      String runId, long totalSteps) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode m = json.createObjectNode();
+        m.put("stage", "train");
+        m.put("run_id", runId);
+        m.put("data", dataDir);
+        m.put("init", state.extra().get("init"));
+        m.put("total_steps", totalSteps);
+        m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "loss", "train"))));
+        AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
+                .writeValueAsString(m));
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new ConfigurationException(message);
+        }
+    }
+}
