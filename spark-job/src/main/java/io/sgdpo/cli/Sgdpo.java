@@ -33,6 +33,8 @@ public final class Sgdpo {
         COMMANDS.put("prep", new PrepCommand());
         COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("sft", new SftCommand());
+        COMMANDS.put("train", new TrainCommand());
+        COMMANDS.put("bench-train", new BenchTrainCommand());
     }
 
     private Sgdpo() {

@@ -1,0 +1,226 @@
+package io.sgdpo.train.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.sgdpo.config.SgdpoConfig;
+import io.sgdpo.loss.LossSpec;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.loss.PreferenceLoss;
+import io.sgdpo.nn.Decoder;
+import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.nn.PairExample;
+import io.sgdpo.nn.PairedBatch;
+import io.sgdpo.nn.PairedPreferenceLoss;
+import io.sgdpo.train.DistributedTrainer;
+import io.sgdpo.train.TrainingMasters;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.spark.SparkConf;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.Adam;
+
+/**
+ * Training throughput: the same SGDPO minibatches fitted by a plain single-JVM
+ * {@code ComputationGraph.fit}, and through Spark local[1] and local[2] with each training master.
+ * Reports tokens/s (prompt + response tokens of both rows of every pair), model-FLOP utilisation
+ * (3 x forward FLOPs of every processed position per second, over ND4J's float32 matmul rate
+ * measured in the same run), the Spark/plain ratios and the local[2]/local[1] scaling.
+ */
+public final class TrainBenchmark {
+
+    private record Variant(String name, String master, int cores) {
+    }
+
+    private static final List<Variant> VARIANTS = List.of(new Variant("plain", null, 1),
+            new Variant("spark local[1] parameterAveraging", "parameterAveraging", 1),
+            new Variant("spark local[2] parameterAveraging", "parameterAveraging", 2),
+            new Variant("spark local[1] sharedTraining", "sharedTraining", 1),
+            new Variant("spark local[2] sharedTraining", "sharedTraining", 2));
+
+    private TrainBenchmark() {
+    }
+
+    public static void run(int minibatches, int repeats, File outDir, PrintStream out) throws IOException {
+        Config config = SgdpoConfig.reference();
+        DecoderConfig model = new DecoderConfig(512, config.getInt("model.dModel"), config.getInt("model.layers"),
+                config.getInt("model.heads"), 64, 0.0, 42);
+        int pairsPerBatch = config.getInt("train.batchSize");
+        LossSpec spec = new LossSpec();
+        PreferenceLoss loss = Losses.create(spec);
+        PairedBatch layout = new PairedBatch(model.maxLength(), 1);
+        List<DataSet> batches = new ArrayList<>();
+        long tokens = 0;
+        Random random = new Random(1);
+        for (int m = 0; m < minibatches; m++) {
+            List<PairExample> pairs = new ArrayList<>();
+            for (int i = 0; i < pairsPerBatch; i++) {
+                PairExample p = randomPair(random, model, "b" + m + "p" + i);
+                pairs.add(p);
+                tokens += 2L * p.prompt().length + p.chosen().length + p.rejected().length;
+            }
+            batches.add(layout.build(pairs, loss, 42, m, DataType.FLOAT));
+        }
+        long positions = (long) minibatches * 2 * pairsPerBatch * model.maxLength();
+        double matmul = MatmulRate.flopsPerSecond(1024, 7);
+        out.printf("bench-train: %s, %d minibatches of %d pairs, %d tokens; ND4J matmul %.2f GFLOP/s%n", model,
+                minibatches, pairsPerBatch, tokens, matmul / 1e9);
+
+        Map<String, double[]> seconds = new LinkedHashMap<>();
+        for (Variant v : VARIANTS) {
+            seconds.put(v.name(), new double[repeats]);
+        }
+        for (int round = -1; round < repeats; round++) { // round -1 warms every variant up; variants take turns
+            for (Variant v : VARIANTS) {
+                double s = time(v, model, spec, batches, round + 2);
+                if (round >= 0) {
+                    seconds.get(v.name())[round] = s;
+                    out.printf("  round %d  %-36s %.2f s%n", round, v.name(), s);
+                }
+            }
+        }
+
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode report = json.createObjectNode();
+        report.put("command", "./sgdpo bench-train --minibatches " + minibatches + " --repeats " + repeats);
+        report.put("model", model.toString());
+        report.put("pairs_per_minibatch", pairsPerBatch);
+        report.put("minibatches", minibatches);
+        report.put("tokens", tokens);
+        report.put("matmul_gflops", matmul / 1e9);
+        report.set("machine", machine(json));
+        ArrayNode variants = report.putArray("variants");
+        Map<String, Double> medianTps = new LinkedHashMap<>();
+        StringBuilder md = new StringBuilder("# Training throughput\n\n");
+        md.append("Command: `").append(report.get("command").asText()).append("`  \n");
+        md.append("Model: ").append(model).append(", ").append(minibatches).append(" SGDPO minibatches of ")
+                .append(pairsPerBatch).append(" pairs; ND4J float32 matmul ").append(String.format("%.2f", matmul / 1e9))
+                .append(" GFLOP/s; ").append(report.get("machine").get("cores").asInt()).append(" cores, ")
+                .append(report.get("machine").get("cpu").asText()).append(", Java ")
+                .append(System.getProperty("java.version")).append(".\n\n");
+        md.append("| variant | median s | min s | max s | tokens/s | MFU |\n|---|---|---|---|---|---|\n");
+        for (Variant v : VARIANTS) {
+            double[] s = seconds.get(v.name()).clone();
+            Arrays.sort(s);
+            double median = s[s.length / 2];
+            double tps = tokens / median;
+            double mfu = 3.0 * model.forwardFlopsPerToken() * positions / median / matmul;
+            medianTps.put(v.name(), tps);
+            ObjectNode n = variants.addObject();
+            n.put("variant", v.name());
+            n.put("median_s", median);
+            n.put("min_s", s[0]);
+            n.put("max_s", s[s.length - 1]);
+            n.put("tokens_per_s", tps);
+            n.put("mfu", mfu);
+            md.append(String.format("| %s | %.2f | %.2f | %.2f | %.0f | %.4f |%n", v.name(), median, s[0],
+                    s[s.length - 1], tps, mfu));
+        }
+        ObjectNode ratios = report.putObject("ratios");
+        md.append("\nRatios of medians from the same run:\n\n");
+        double plain = medianTps.get("plain");
+        for (String master : List.of("parameterAveraging", "sharedTraining")) {
+            double one = medianTps.get("spark local[1] " + master);
+            double two = medianTps.get("spark local[2] " + master);
+            ratios.put(master + "_local1_over_plain", one / plain);
+            ratios.put(master + "_local2_over_plain", two / plain);
+            ratios.put(master + "_local2_over_local1", two / one);
+            md.append(String.format("- %s: local[1]/plain %.2f, local[2]/plain %.2f, local[2]/local[1] %.2f%n",
+                    master, one / plain, two / plain, two / one));
+        }
+        outDir.mkdirs();
+        Files.writeString(new File(outDir, "train.json").toPath(),
+                json.writerWithDefaultPrettyPrinter().writeValueAsString(report), StandardCharsets.UTF_8);
+        Files.writeString(new File(outDir, "train.md").toPath(), md.toString(), StandardCharsets.UTF_8);
+        out.print(md);
+    }
+
+    /** Seconds to fit all minibatches once, from the same initial parameters. */
+    private static double time(Variant v, DecoderConfig model, LossSpec spec, List<DataSet> batches, int round) {
+        ComputationGraph graph = Decoder.create(model, new PairedPreferenceLoss(spec), new Adam(1e-4), DataType.FLOAT);
+        if (v.master() == null) {
+            long start = System.nanoTime();
+            for (DataSet b : batches) {
+                graph.fit(b);
+            }
+            return (System.nanoTime() - start) / 1e9;
+        }
+        SparkSession spark = SparkSession.builder().config(new SparkConf().setMaster("local[" + v.cores() + "]")
+                .setAppName("bench-train").set("spark.ui.enabled", "false")).getOrCreate();
+        try {
+            JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Config master = ConfigFactory.parseMap(Map.of("kind", v.master(), "shared.port",
+                    String.valueOf(40200 + 10 * round + v.cores()))).withFallback(SgdpoConfig.reference()
+                    .getConfig("train.master"));
+            var rdd = sc.parallelize(batches, v.cores()).cache();
+            rdd.count();
+            try (DistributedTrainer trainer = TrainingMasters.create(sc, graph, master, batches.get(0)
+                    .numExamples(), 42)) {
+                long start = System.nanoTime();
+                trainer.fit(rdd, 0);
+                return (System.nanoTime() - start) / 1e9;
+            }
+        } finally {
+            spark.stop();
+        }
+    }
+
+    private static PairExample randomPair(Random random, DecoderConfig model, String id) {
+        int prompt = 8 + random.nextInt(16);
+        int room = model.maxLength() - prompt;
+        int chosen = 8 + random.nextInt(room - 8);
+        int rejected = 8 + random.nextInt(room - 8);
+        return new PairExample(id, ids(random, prompt, model), ids(random, chosen, model), ids(random, rejected, model),
+                logps(random, chosen), logps(random, rejected));
+    }
+
+    private static int[] ids(Random random, int n, DecoderConfig model) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = 2 + random.nextInt(model.vocabSize() - 2);
+        }
+        return ids;
+    }
+
+    private static double[] logps(Random random, int n) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = -1 - 4 * random.nextDouble();
+        }
+        return v;
+    }
+
+    private static ObjectNode machine(ObjectMapper json) {
+        ObjectNode m = json.createObjectNode();
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        String cpu = "unknown";
+        try {
+            for (String line : Files.readAllLines(new File("/proc/cpuinfo").toPath())) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            // not Linux: leave it unknown
+        }
+        m.put("cpu", cpu);
+        m.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        return m;
+    }
+}
