@@ -32,6 +32,7 @@ public final class Sgdpo {
     static {
         COMMANDS.put("prep", new PrepCommand());
         COMMANDS.put("bench-prep", new BenchPrepCommand());
+        COMMANDS.put("ref-logps", new RefLogpsCommand());
     }
 
     private Sgdpo() {
