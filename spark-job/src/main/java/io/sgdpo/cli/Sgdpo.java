@@ -33,6 +33,7 @@ public final class Sgdpo {
         COMMANDS.put("prep", new PrepCommand());
         COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("ref-logps", new RefLogpsCommand());
+        COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
     }
 
     private Sgdpo() {
