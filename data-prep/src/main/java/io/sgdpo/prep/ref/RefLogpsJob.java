@@ -131,6 +131,7 @@ public final class RefLogpsJob {
             return new Result(Status.UP_TO_DATE, out.toString(), existing, 0, 0);
         }
 
+        refuseForeignOutput(fs, out, existing);
         AtomicOutput target = AtomicOutput.resumable(fs, out, PARTIAL_SUFFIX);
         Path work = target.tmp();
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -232,6 +233,25 @@ public final class RefLogpsJob {
             } catch (IOException | IllegalArgumentException e) {
                 throw new PrepException("Cannot read input " + data + ": " + e.getMessage(), e);
             }
+        }
+    }
+
+    /**
+     * A rebuilt output replaces the folder at the output path: never let that be a folder this job
+     * did not write (a mistyped --output pointing at data).
+     */
+    private static void refuseForeignOutput(FileSystem fs, Path out, ObjectNode existing) {
+        try {
+            if (!fs.exists(out)) {
+                return;
+            }
+            boolean ours = existing != null && "ref-logps".equals(existing.path("stage").asText());
+            if (!ours && (!fs.getFileStatus(out).isDirectory() || fs.listStatus(out).length > 0)) {
+                throw new PrepException("Output " + out + " exists and is not a ref-logps output: refusing to replace"
+                        + " it; choose another --output or remove it");
+            }
+        } catch (IOException e) {
+            throw new PrepException("Cannot inspect output " + out + ": " + e.getMessage(), e);
         }
     }
 

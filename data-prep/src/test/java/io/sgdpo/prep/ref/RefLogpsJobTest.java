@@ -332,6 +332,13 @@ class RefLogpsJobTest {
                 () -> RefFixture.config(Map.of("ref.batchSzie", "8")));
         assertTrue(typo.getMessage().contains("ref.batchSzie"), typo.getMessage());
         assertFalse(Files.exists(Path.of(out)), "no output from a failed run");
+
+        Path foreign = Files.createDirectories(tmp.resolve("someone-elses"));
+        Files.writeString(foreign.resolve("keep.txt"), "precious");
+        PrepException refused = assertThrows(PrepException.class, () -> RefLogpsJob.run(spark, prep.toString(),
+                ckptA.toString(), foreign.toString(), RefFixture.refConfig()));
+        assertTrue(refused.getMessage().contains("not a ref-logps output"), refused.getMessage());
+        assertEquals("precious", Files.readString(foreign.resolve("keep.txt")));
     }
 
     @Test
