@@ -47,6 +47,24 @@ public final class AtomicOutput {
         return new AtomicOutput(fs, target, tmp);
     }
 
+    /**
+     * Like {@link #begin}, but the temporary directory has a fixed name ({@code .NAME.SUFFIX}) that
+     * a rerun finds again: for jobs that resume from what an interrupted run left there. It stays
+     * hidden until {@link #commit()}, so a partial output never appears under the target name.
+     */
+    public static AtomicOutput resumable(FileSystem fs, Path target, String suffix) {
+        Path parent = target.getParent();
+        if (parent == null) {
+            throw new PrepException("Output must not be a file system root: " + target);
+        }
+        try {
+            fs.mkdirs(parent);
+        } catch (IOException e) {
+            throw new PrepException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
+        }
+        return new AtomicOutput(fs, target, new Path(parent, "." + target.getName() + "." + suffix));
+    }
+
     /** Where to write until commit. */
     public Path tmp() {
         return tmp;

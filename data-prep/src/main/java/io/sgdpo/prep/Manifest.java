@@ -132,7 +132,8 @@ public final class Manifest {
         return m;
     }
 
-    static String render(ObjectNode manifest) throws IOException {
+    /** The manifest as indented JSON, as written to {@code _manifest.json}. */
+    public static String render(ObjectNode manifest) throws IOException {
         return JSON.writeValueAsString(manifest);
     }
 
@@ -152,7 +153,8 @@ public final class Manifest {
         }
     }
 
-    static String sha256(String s) {
+    /** Hex SHA-256 of a string's UTF-8 bytes. */
+    public static String sha256(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
                     .digest(s.getBytes(StandardCharsets.UTF_8)));

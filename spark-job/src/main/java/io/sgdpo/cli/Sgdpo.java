@@ -33,7 +33,9 @@ public final class Sgdpo {
         COMMANDS.put("prep", new PrepCommand());
         COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("sft", new SftCommand());
+        COMMANDS.put("ref-logps", new RefLogpsCommand());
         COMMANDS.put("train", new TrainCommand());
+        COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
     }
 
