@@ -111,10 +111,9 @@ public final class Checkpoints {
         if (!fs.exists(model) || !fs.exists(state)) {
             throw new IOException("not a complete checkpoint: " + checkpoint + " (needs " + MODEL + " and " + STATE + ")");
         }
-        io.sgdpo.nn.Decoder.silenceSameDiffLog();
         ComputationGraph graph;
         try (InputStream in = fs.open(model)) {
-            graph = ModelSerializer.restoreComputationGraph(in, true);
+            graph = readModel(in, true);
         }
         TrainingState training;
         try (InputStream in = fs.open(state)) {
@@ -122,6 +121,15 @@ public final class Checkpoints {
         }
         Nd4j.getRandom().setSeed(training.rngSeed());
         return new Loaded(graph, training, checkpoint);
+    }
+
+    /**
+     * Reads a checkpoint's {@code model.zip} from a stream (e.g. bytes broadcast to executors);
+     * {@code withUpdater} restores the optimizer state too, which inference does not need.
+     */
+    public static ComputationGraph readModel(InputStream modelZip, boolean withUpdater) throws IOException {
+        io.sgdpo.nn.Decoder.silenceSameDiffLog();
+        return ModelSerializer.restoreComputationGraph(modelZip, withUpdater);
     }
 
     /** Loads a checkpoint given as a Hadoop URI or local path. */

@@ -185,10 +185,10 @@ class TrainJobTest {
         File poisoned = new File(work, "poisoned");
         var table = spark.read().parquet(new File(fixture.data, "pairs").getPath());
         String victim = table.where("split = 'train'").orderBy("pair_id").first().getString(0);
-        table.withColumn(PairShards.CHOSEN_REF_LOGPS, org.apache.spark.sql.functions.when(
+        table.withColumn(io.sgdpo.prep.PairSchema.CHOSEN_REF_LOGPS, org.apache.spark.sql.functions.when(
                         org.apache.spark.sql.functions.col("pair_id").equalTo(victim),
                         org.apache.spark.sql.functions.array(org.apache.spark.sql.functions.lit(Double.NaN)))
-                        .otherwise(org.apache.spark.sql.functions.col(PairShards.CHOSEN_REF_LOGPS)))
+                        .otherwise(org.apache.spark.sql.functions.col(io.sgdpo.prep.PairSchema.CHOSEN_REF_LOGPS)))
                 .withColumn("chosen_ids", org.apache.spark.sql.functions.when(
                         org.apache.spark.sql.functions.col("pair_id").equalTo(victim),
                         org.apache.spark.sql.functions.slice(org.apache.spark.sql.functions.col("chosen_ids"), 1, 1))

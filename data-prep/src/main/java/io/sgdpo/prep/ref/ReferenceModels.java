@@ -1,5 +1,6 @@
 package io.sgdpo.prep.ref;
 
+import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.nn.Decoder;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -8,7 +9,6 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * The executor side's copy of the reference model: deserialised once per JVM and checkpoint (keyed
@@ -37,7 +37,7 @@ final class ReferenceModels {
             if (!identity.equals(currentIdentity)) {
                 Decoder.silenceSameDiffLog();
                 try {
-                    loaded = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(modelBytes.get()), false);
+                    loaded = Checkpoints.readModel(new ByteArrayInputStream(modelBytes.get()), false);
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot restore the reference model " + identity, e);
                 }
