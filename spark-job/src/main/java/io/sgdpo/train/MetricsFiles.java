@@ -53,9 +53,9 @@ public final class MetricsFiles {
         XYChart loss = chart(title + ": loss", "loss");
         series(loss, rows, "loss", "train");
         series(loss, rows, "eval_loss", "eval");
-        XYChart accuracy = chart("eval reward accuracy", "accuracy");
-        series(accuracy, rows, "eval_rewards/accuracies", "eval");
+        XYChart accuracy = chart("reward accuracy", "accuracy");
         series(accuracy, rows, "rewards/accuracies", "train");
+        series(accuracy, rows, "eval_rewards/accuracies", "eval");
         XYChart rewards = chart("rewards (eval)", "reward");
         series(rewards, rows, "eval_rewards/chosen", "chosen");
         series(rewards, rows, "eval_rewards/rejected", "rejected");
