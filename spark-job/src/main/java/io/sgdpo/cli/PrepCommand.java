@@ -2,29 +2,21 @@ package io.sgdpo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
-import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.prep.PrepException;
 import io.sgdpo.prep.PrepJob;
-import org.apache.spark.SparkConf;
+import java.io.PrintStream;
+import java.util.List;
 import org.apache.spark.sql.SparkSession;
 
-import java.io.File;
-import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-
 /** {@code sgdpo prep}: runs {@link PrepJob}. */
-final class PrepCommand implements Sgdpo.Command {
+final class PrepCommand extends JobCommand {
 
     @Override
     public String summary() {
         return "raw preference pairs (JSONL/Parquet, local/HDFS) -> tokenized pair shards + rejects + manifest";
     }
 
-    static void help(PrintStream s) {
+    @Override
+    void help(PrintStream s) {
         s.println("Usage: sgdpo prep --input PATH... --output DIR [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --input PATH...  JSONL (plain or .gz) or Parquet files or folders, any Hadoop URI");
@@ -39,82 +31,28 @@ final class PrepCommand implements Sgdpo.Command {
     }
 
     @Override
-    public int run(String[] args, PrintStream out, PrintStream err) {
-        List<String> rest = new ArrayList<>();
-        Map<String, String> overrides;
-        List<String> inputs = new ArrayList<>();
-        String output = null;
-        File confFile = null;
-        try {
-            overrides = SgdpoConfig.parseOverrides(Arrays.asList(args), rest);
-            for (int i = 0; i < rest.size(); i++) {
-                String a = rest.get(i);
-                switch (a) {
-                    case "--help", "-h" -> {
-                        help(out);
-                        return 0;
-                    }
-                    case "--input" -> {
-                        int before = inputs.size();
-                        while (i + 1 < rest.size() && !rest.get(i + 1).startsWith("--")) {
-                            inputs.add(rest.get(++i));
-                        }
-                        if (inputs.size() == before) {
-                            throw new ConfigurationException("--input needs at least one path");
-                        }
-                    }
-                    case "--output" -> output = value(rest, ++i, a);
-                    case "--conf" -> confFile = new File(value(rest, ++i, a));
-                    default -> throw new ConfigurationException("unknown argument '" + a + "'");
-                }
-            }
-            if (inputs.isEmpty() || output == null) {
-                throw new ConfigurationException("--input and --output are required");
-            }
-        } catch (ConfigurationException e) {
-            err.println("sgdpo prep: " + e.getMessage());
-            help(err);
-            return Sgdpo.EXIT_USAGE;
-        }
-
-        Config config;
-        try {
-            config = SgdpoConfig.load(confFile, overrides);
-        } catch (ConfigurationException e) {
-            err.println("sgdpo prep: configuration error: " + e.getMessage());
-            return Sgdpo.EXIT_USAGE;
-        }
-        SparkSession spark = session(overrides);
-        try {
-            PrepJob.Result r = PrepJob.run(spark, inputs, output, config);
-            report(r, out);
-            return 0;
-        } catch (ConfigurationException e) {
-            err.println("sgdpo prep: configuration error: " + e.getMessage());
-            return Sgdpo.EXIT_USAGE;
-        } catch (PrepException e) {
-            err.println("sgdpo prep: FAILED: " + e.getMessage());
-            return Sgdpo.EXIT_FAILED;
-        } finally {
-            spark.stop();
-        }
+    String name() {
+        return "prep";
     }
 
-    /**
-     * The Spark session: spark.* overrides from the command line apply; without a master from
-     * there or from spark-submit, the job runs in local mode on every core.
-     */
-    static SparkSession session(Map<String, String> overrides) {
-        SparkConf conf = new SparkConf().setAppName("sgdpo prep");
-        overrides.forEach((k, v) -> {
-            if (k.startsWith("spark.")) {
-                conf.set(k, v);
-            }
-        });
-        if (!conf.contains("spark.master")) {
-            conf.setMaster("local[*]");
-        }
-        return SparkSession.builder().config(conf).getOrCreate();
+    @Override
+    List<String> valueFlags() {
+        return List.of("--output");
+    }
+
+    @Override
+    List<String> listFlags() {
+        return List.of("--input");
+    }
+
+    @Override
+    List<String> required(Args args) {
+        return List.of("--input", "--output");
+    }
+
+    @Override
+    void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
+        report(PrepJob.run(spark, args.all("--input"), args.value("--output"), config), out);
     }
 
     private static void report(PrepJob.Result r, PrintStream out) {
@@ -141,12 +79,5 @@ final class PrepCommand implements Sgdpo.Command {
                 t.path("prompt").asLong(), t.path("chosen").asLong(), t.path("rejected").asLong());
         out.printf("  vocabulary %d ids (%s), %d shard(s)%n", m.path("vocabulary").path("size").asInt(),
                 m.path("tokenizer").path("identity").asText(), m.path("pairs").path("shards").asInt());
-    }
-
-    private static String value(List<String> args, int i, String flag) {
-        if (i >= args.size() || args.get(i).startsWith("--")) {
-            throw new ConfigurationException(flag + " needs a value");
-        }
-        return args.get(i);
     }
 }

@@ -2,29 +2,21 @@ package io.sgdpo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
-import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.prep.PrepException;
 import io.sgdpo.prep.ref.RefLogpsJob;
+import java.io.PrintStream;
+import java.util.List;
 import org.apache.spark.sql.SparkSession;
 
-import java.io.File;
-import java.io.PrintStream;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-
 /** {@code sgdpo ref-logps}: runs {@link RefLogpsJob}. */
-final class RefLogpsCommand implements Sgdpo.Command {
+final class RefLogpsCommand extends JobCommand {
 
     @Override
     public String summary() {
         return "prep shards + reference checkpoint -> shards with per-token reference log-probs";
     }
 
-    static void help(PrintStream s) {
+    @Override
+    void help(PrintStream s) {
         s.println("Usage: sgdpo ref-logps --data DIR --model CKPT --output DIR2 [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --data DIR     a prep output folder (pairs/, vocab.json, _manifest.json), any Hadoop URI");
@@ -41,62 +33,23 @@ final class RefLogpsCommand implements Sgdpo.Command {
     }
 
     @Override
-    public int run(String[] args, PrintStream out, PrintStream err) {
-        List<String> rest = new ArrayList<>();
-        Map<String, String> overrides;
-        String data = null;
-        String model = null;
-        String output = null;
-        File confFile = null;
-        try {
-            overrides = SgdpoConfig.parseOverrides(Arrays.asList(args), rest);
-            for (int i = 0; i < rest.size(); i++) {
-                String a = rest.get(i);
-                switch (a) {
-                    case "--help", "-h" -> {
-                        help(out);
-                        return 0;
-                    }
-                    case "--data" -> data = value(rest, ++i, a);
-                    case "--model" -> model = value(rest, ++i, a);
-                    case "--output" -> output = value(rest, ++i, a);
-                    case "--conf" -> confFile = new File(value(rest, ++i, a));
-                    default -> throw new ConfigurationException("unknown argument '" + a + "'");
-                }
-            }
-            if (data == null || model == null || output == null) {
-                throw new ConfigurationException("--data, --model and --output are required");
-            }
-        } catch (ConfigurationException e) {
-            err.println("sgdpo ref-logps: " + e.getMessage());
-            help(err);
-            return Sgdpo.EXIT_USAGE;
-        }
+    String name() {
+        return "ref-logps";
+    }
 
-        Config config;
-        try {
-            config = SgdpoConfig.load(confFile, overrides);
-        } catch (ConfigurationException e) {
-            err.println("sgdpo ref-logps: configuration error: " + e.getMessage());
-            return Sgdpo.EXIT_USAGE;
-        }
-        Map<String, String> sparkOverrides = new LinkedHashMap<>();
-        sparkOverrides.put("spark.app.name", "sgdpo ref-logps");
-        sparkOverrides.putAll(overrides);
-        SparkSession spark = PrepCommand.session(sparkOverrides);
-        try {
-            RefLogpsJob.Result r = RefLogpsJob.run(spark, data, model, output, config);
-            report(r, out);
-            return 0;
-        } catch (ConfigurationException e) {
-            err.println("sgdpo ref-logps: configuration error: " + e.getMessage());
-            return Sgdpo.EXIT_USAGE;
-        } catch (PrepException e) {
-            err.println("sgdpo ref-logps: FAILED: " + e.getMessage());
-            return Sgdpo.EXIT_FAILED;
-        } finally {
-            spark.stop();
-        }
+    @Override
+    List<String> valueFlags() {
+        return List.of("--data", "--model", "--output");
+    }
+
+    @Override
+    List<String> required(Args args) {
+        return List.of("--data", "--model", "--output");
+    }
+
+    @Override
+    void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
+        report(RefLogpsJob.run(spark, args.value("--data"), args.value("--model"), args.value("--output"), config), out);
     }
 
     private static void report(RefLogpsJob.Result r, PrintStream out) {
@@ -113,12 +66,5 @@ final class RefLogpsCommand implements Sgdpo.Command {
                 c.path("shards").asInt(), r.shardsComputed(), r.shardsResumed());
         out.printf("  checkpoint %s (sha256 %s, maxLength %d)%n", m.path("checkpoint").path("path").asText(),
                 m.path("checkpoint").path("sha256").asText(), m.path("checkpoint").path("maxLength").asInt());
-    }
-
-    private static String value(List<String> args, int i, String flag) {
-        if (i >= args.size() || args.get(i).startsWith("--")) {
-            throw new ConfigurationException(flag + " needs a value");
-        }
-        return args.get(i);
     }
 }

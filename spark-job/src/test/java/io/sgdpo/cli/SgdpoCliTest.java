@@ -102,4 +102,26 @@ class SgdpoCliTest {
         assertEquals(Sgdpo.EXIT_FAILED, strict.code());
         assertTrue(strict.err().contains("prep.maxRejectFraction"), strict.err());
     }
+
+    @Test
+    void trainingCommandsCheckTheirArgumentsAndConfig() {
+        Run noInit = run("train", "--data", tmp.toString(), "--output", tmp.resolve("run").toString());
+        assertEquals(Sgdpo.EXIT_USAGE, noInit.code());
+        assertTrue(noInit.err().contains("missing --init"), noInit.err());
+        Run bogus = run("sft", "--data", tmp.toString(), "--output", tmp.resolve("sft").toString(), "--bogus");
+        assertEquals(Sgdpo.EXIT_USAGE, bogus.code());
+        assertTrue(bogus.err().contains("--bogus"), bogus.err());
+        Run badLoss = run("train", "--data", tmp.toString(), "--init", tmp.toString(), "--output",
+                tmp.resolve("run").toString(), "-Dloss.name=kto", "-Dspark.master=local[1]", "-Dspark.ui.enabled=false");
+        assertEquals(Sgdpo.EXIT_USAGE, badLoss.code());
+        assertTrue(badLoss.err().contains("loss.name"), badLoss.err());
+        Run typo = run("train", "--data", tmp.toString(), "--init", tmp.toString(), "--output",
+                tmp.resolve("run").toString(), "-Dtrain.learningRat=1");
+        assertEquals(Sgdpo.EXIT_USAGE, typo.code());
+        assertTrue(typo.err().contains("train.learningRat"), typo.err());
+        Run notPrepData = run("train", "--data", tmp.toString(), "--output", tmp.resolve("fresh").toString(),
+                "--resume", "-Dspark.master=local[1]", "-Dspark.ui.enabled=false");
+        assertEquals(Sgdpo.EXIT_FAILED, notPrepData.code());
+        assertTrue(notPrepData.err().contains("vocab"), notPrepData.err());
+    }
 }
