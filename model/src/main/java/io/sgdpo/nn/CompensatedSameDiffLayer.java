@@ -20,9 +20,48 @@ public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
 
     /** Whether to halve the gradient (true except in the test that pins the DL4J bug). */
     protected boolean compensateDoubledGradient = true;
+    /** Model width d of the layer's input and output {@code [mb, d, T]}. */
+    protected int modelWidth;
+    /** Sequence length T the layer is built for. */
+    protected int length;
 
     protected CompensatedSameDiffLayer() {
         // for JSON deserialisation
+    }
+
+    protected CompensatedSameDiffLayer(int modelWidth, int length) {
+        this.modelWidth = modelWidth;
+        this.length = length;
+    }
+
+    public int getModelWidth() {
+        return modelWidth;
+    }
+
+    public void setModelWidth(int modelWidth) {
+        this.modelWidth = modelWidth;
+    }
+
+    public int getLength() {
+        return length;
+    }
+
+    public void setLength(int length) {
+        this.length = length;
+    }
+
+    /** Same class and the same sizes: what DL4J's configuration equality must see. */
+    @Override
+    public boolean equals(Object other) {
+        return other != null && other.getClass() == getClass() && super.equals(other)
+                && modelWidth == ((CompensatedSameDiffLayer) other).modelWidth
+                && length == ((CompensatedSameDiffLayer) other).length
+                && compensateDoubledGradient == ((CompensatedSameDiffLayer) other).compensateDoubledGradient;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(super.hashCode(), modelWidth, length, compensateDoubledGradient);
     }
 
     /** The layer's function of its input {@code [mb, channels, T]} and parameters. */

@@ -10,16 +10,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public class FinalLayerNorm extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
-    private int modelWidth;
-    private int length;
 
     private FinalLayerNorm() {
         // for JSON deserialisation
     }
 
     public FinalLayerNorm(int dModel, int length) {
-        this.modelWidth = dModel;
-        this.length = length;
+        super(dModel, length);
     }
 
     @Override
@@ -38,32 +35,5 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
-    }
-
-    public int getModelWidth() {
-        return modelWidth;
-    }
-
-    public void setModelWidth(int modelWidth) {
-        this.modelWidth = modelWidth;
-    }
-
-    public int getLength() {
-        return length;
-    }
-
-    public void setLength(int length) {
-        this.length = length;
-    }
-
-    @Override
-    public boolean equals(Object other) {
-        return other instanceof FinalLayerNorm o && modelWidth == o.modelWidth && length == o.length
-                && compensateDoubledGradient == o.compensateDoubledGradient;
-    }
-
-    @Override
-    public int hashCode() {
-        return java.util.Objects.hash(modelWidth, length, compensateDoubledGradient);
     }
 }

@@ -10,16 +10,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public class PositionEmbedding extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
-    private int modelWidth;
-    private int length;
 
     private PositionEmbedding() {
         // for JSON deserialisation
     }
 
     public PositionEmbedding(int dModel, int length) {
-        this.modelWidth = dModel;
-        this.length = length;
+        super(dModel, length);
     }
 
     @Override
@@ -35,32 +32,5 @@ public class PositionEmbedding extends CompensatedSameDiffLayer {
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
-    }
-
-    public int getModelWidth() {
-        return modelWidth;
-    }
-
-    public void setModelWidth(int modelWidth) {
-        this.modelWidth = modelWidth;
-    }
-
-    public int getLength() {
-        return length;
-    }
-
-    public void setLength(int length) {
-        this.length = length;
-    }
-
-    @Override
-    public boolean equals(Object other) {
-        return other instanceof PositionEmbedding o && modelWidth == o.modelWidth && length == o.length
-                && compensateDoubledGradient == o.compensateDoubledGradient;
-    }
-
-    @Override
-    public int hashCode() {
-        return java.util.Objects.hash(modelWidth, length, compensateDoubledGradient);
     }
 }

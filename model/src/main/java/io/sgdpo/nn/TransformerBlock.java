@@ -22,9 +22,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
     private static final double MASKED = -1e9;
-    private int modelWidth;
     private int heads;
-    private int length;
     private int hidden;
 
     private TransformerBlock() {
@@ -37,6 +35,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
      * @param length sequence length T the block is built for
      */
     public TransformerBlock(int dModel, int heads, int length) {
+        super(dModel, length);
         if (dModel % heads != 0) {
             throw new IllegalArgumentException("model.dModel (" + dModel + ") must be divisible by model.heads (" + heads + ")");
         }
@@ -117,28 +116,12 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         Init.gpt2(params);
     }
 
-    public int getModelWidth() {
-        return modelWidth;
-    }
-
-    public void setModelWidth(int modelWidth) {
-        this.modelWidth = modelWidth;
-    }
-
     public int getHeads() {
         return heads;
     }
 
     public void setHeads(int heads) {
         this.heads = heads;
-    }
-
-    public int getLength() {
-        return length;
-    }
-
-    public void setLength(int length) {
-        this.length = length;
     }
 
     public int getHidden() {
@@ -151,12 +134,12 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     @Override
     public boolean equals(Object other) {
-        return other instanceof TransformerBlock o && modelWidth == o.modelWidth && heads == o.heads && length == o.length && hidden == o.hidden
-                && compensateDoubledGradient == o.compensateDoubledGradient;
+        return super.equals(other) && heads == ((TransformerBlock) other).heads
+                && hidden == ((TransformerBlock) other).hidden;
     }
 
     @Override
     public int hashCode() {
-        return java.util.Objects.hash(modelWidth, heads, length, hidden, compensateDoubledGradient);
+        return 31 * super.hashCode() + java.util.Objects.hash(heads, hidden);
     }
 }

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.stream.StreamSupport;
 import org.apache.spark.api.java.JavaRDD;
 import scala.Tuple2;
 
@@ -67,10 +66,5 @@ public final class Minibatches {
         h *= 0xff51afd7ed558ccdL;
         h ^= h >>> 33;
         return String.format("%016x", h);
-    }
-
-    /** How many pairs an RDD of minibatches holds (for progress and throughput). */
-    static long pairsIn(Iterable<Batch> batches) {
-        return StreamSupport.stream(batches.spliterator(), false).mapToLong(b -> b.pairs().size()).sum();
     }
 }

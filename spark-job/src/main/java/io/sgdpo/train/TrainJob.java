@@ -151,12 +151,12 @@ public final class TrainJob {
             state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
                     + UUID.randomUUID().toString().substring(0, 8)).with("init", init);
         }
-        int length = Decoder.describe(policy.getConfiguration(), 0, 0).maxLength();
-        if (policy.getConfiguration().getVertices().get("embed") != null
-                && Decoder.describe(policy.getConfiguration(), 0, 0).vocabSize() != vocab.size()) {
-            throw new ConfigurationException("the checkpoint's vocabulary (" + Decoder.describe(policy.getConfiguration(),
-                    0, 0).vocabSize() + " ids) is not the data's (" + vocab.size() + " ids in " + dataDir + ")");
+        var decoder = Decoder.describe(policy.getConfiguration(), 0, 0);
+        if (decoder.vocabSize() != vocab.size()) {
+            throw new ConfigurationException("the checkpoint's vocabulary (" + decoder.vocabSize()
+                    + " ids) is not the data's (" + vocab.size() + " ids in " + dataDir + ")");
         }
+        int length = decoder.maxLength();
 
         JavaRDD<PairExample> train = (loss.needsReference() ? PairShards.readWithReference(spark, dataDir, PairSchema.TRAIN)
                 : PairShards.read(spark, dataDir, PairSchema.TRAIN)).cache();

@@ -30,7 +30,7 @@ class SftJobTest {
 
     @BeforeAll
     static void prep() throws Exception {
-        shmBefore = aeronDirs();
+        shmBefore = AeronFiles.snapshot();
         spark = SparkSession.builder().master("local[2]").appName("sft-test")
                 .config("spark.ui.enabled", "false").getOrCreate();
         config = HhSlice.prep(spark, work, 400, Map.of("sft.epochs", "3", "sft.batchSize", "8",
@@ -40,18 +40,9 @@ class SftJobTest {
     @AfterAll
     static void stop() throws java.io.IOException {
         spark.stop();
-        // SharedTraining's embedded Aeron media driver leaves its files in /dev/shm: remove ours.
-        for (String dir : aeronDirs()) {
-            if (!shmBefore.contains(dir)) {
-                org.apache.commons.io.FileUtils.deleteDirectory(new File("/dev/shm", dir));
-            }
-        }
+        AeronFiles.removeAllBut(shmBefore);
     }
 
-    private static java.util.Set<String> aeronDirs() {
-        String[] names = new File("/dev/shm").list((d, n) -> n.startsWith("aeron-"));
-        return names == null ? java.util.Set.of() : java.util.Set.of(names);
-    }
 
     @Test
     void sftLowersEvalLossBelowTheUntrainedModelsAndCheckpointsEveryEpoch() throws Exception {

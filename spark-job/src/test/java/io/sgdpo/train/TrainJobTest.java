@@ -37,7 +37,7 @@ class TrainJobTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        shmBefore = aeronDirs();
+        shmBefore = AeronFiles.snapshot();
         spark = SparkSession.builder().master("local[2]").appName("train-test")
                 .config("spark.ui.enabled", "false").getOrCreate();
         fixture = TrainFixture.create(spark, work, 1200, Map.of("sft.epochs", "2", "sft.batchSize", "8",
@@ -47,17 +47,9 @@ class TrainJobTest {
     @AfterAll
     static void tearDown() throws Exception {
         spark.stop();
-        for (String dir : aeronDirs()) {
-            if (!shmBefore.contains(dir)) {
-                org.apache.commons.io.FileUtils.deleteDirectory(new File("/dev/shm", dir));
-            }
-        }
+        AeronFiles.removeAllBut(shmBefore);
     }
 
-    private static java.util.Set<String> aeronDirs() {
-        String[] names = new File("/dev/shm").list((d, n) -> n.startsWith("aeron-"));
-        return names == null ? java.util.Set.of() : java.util.Set.of(names);
-    }
 
     private static Config config(Map<String, String> overrides) {
         Map<String, String> base = new java.util.HashMap<>(Map.of("train.maxSteps", "120", "train.batchSize", "8",
