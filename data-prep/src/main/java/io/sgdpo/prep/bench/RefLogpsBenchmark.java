@@ -25,7 +25,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 
@@ -278,22 +277,7 @@ public final class RefLogpsBenchmark {
 
     /** Median FLOP/s of {@code [m,k] x [k,n]} FLOAT mmuls. */
     static Matmul matmul(int m, int k, int n, int timed) {
-        INDArray a = Nd4j.rand(DataType.FLOAT, m, k);
-        INDArray b = Nd4j.rand(DataType.FLOAT, k, n);
-        INDArray c = Nd4j.create(DataType.FLOAT, m, n);
-        for (int i = 0; i < 3; i++) {
-            a.mmuli(b, c);
-        }
-        double[] sec = new double[timed];
-        for (int i = 0; i < timed; i++) {
-            long t0 = System.nanoTime();
-            a.mmuli(b, c);
-            c.getFloat(0); // the result is complete before the clock stops
-            sec[i] = (System.nanoTime() - t0) / 1e9;
-        }
-        java.util.Arrays.sort(sec);
-        double median = timed % 2 == 1 ? sec[timed / 2] : (sec[timed / 2 - 1] + sec[timed / 2]) / 2;
-        return new Matmul("[" + m + "," + k + "]x[" + k + "," + n + "]", 2.0 * m * k * n / median);
+        return new Matmul("[" + m + "," + k + "]x[" + k + "," + n + "]", MatmulRate.flopsPerSecond(m, k, n, timed));
     }
 
     /** The same scoring in one JVM thread without Spark; returns seconds. */

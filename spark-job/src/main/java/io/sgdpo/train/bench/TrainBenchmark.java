@@ -14,6 +14,7 @@ import io.sgdpo.nn.DecoderConfig;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
+import io.sgdpo.prep.bench.MatmulRate;
 import io.sgdpo.train.DistributedTrainer;
 import io.sgdpo.train.TrainingMasters;
 import java.io.File;
@@ -77,7 +78,7 @@ public final class TrainBenchmark {
             batches.add(layout.build(pairs, loss, 42, m, DataType.FLOAT));
         }
         long positions = (long) minibatches * 2 * pairsPerBatch * model.maxLength();
-        double matmul = MatmulRate.flopsPerSecond(1024, 7);
+        double matmul = MatmulRate.flopsPerSecond(1024, 1024, 1024, 7);
         out.printf("bench-train: %s, %d minibatches of %d pairs, %d tokens; ND4J matmul %.2f GFLOP/s%n", model,
                 minibatches, pairsPerBatch, tokens, matmul / 1e9);
 
