@@ -15,10 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.learning.config.Adam;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -45,26 +42,19 @@ class RefLogpsCliTest {
         }
     }
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Sgdpo.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void usageAndConfigErrorsExitWithTwo() {
-        Run missing = run("ref-logps", "--data", "d", "--output", "o");
+        CliRun missing = run("ref-logps", "--data", "d", "--output", "o");
         assertEquals(Sgdpo.EXIT_USAGE, missing.code());
         assertTrue(missing.err().contains("--model"), missing.err());
-        Run typo = run("ref-logps", "--data", "d", "--model", "m", "--output", "o", "-Dref.batchSzie=4");
+        CliRun typo = run("ref-logps", "--data", "d", "--model", "m", "--output", "o", "-Dref.batchSzie=4");
         assertEquals(Sgdpo.EXIT_USAGE, typo.code());
         assertTrue(typo.err().contains("ref.batchSzie"), typo.err());
-        Run unknown = run("ref-logps", "--data", "d", "--model", "m", "--output", "o", "--bogus");
+        CliRun unknown = run("ref-logps", "--data", "d", "--model", "m", "--output", "o", "--bogus");
         assertEquals(Sgdpo.EXIT_USAGE, unknown.code());
         assertTrue(unknown.err().contains("--bogus"), unknown.err());
     }
@@ -79,7 +69,7 @@ class RefLogpsCliTest {
         String spark = "-Dspark.master=local[2]";
         String noUi = "-Dspark.ui.enabled=false";
         Path prep = tmp.resolve("prep");
-        Run p = run("prep", "--input", eval.toString(), "--output", prep.toString(), spark, noUi,
+        CliRun p = run("prep", "--input", eval.toString(), "--output", prep.toString(), spark, noUi,
                 "-Dtokenizer.vocabSize=300", "-Dprep.maxPromptLength=24", "-Dprep.maxTotalLength=40",
                 "-Dprep.shardTargetBytes=1MiB");
         assertEquals(0, p.code(), p.err());
@@ -97,23 +87,23 @@ class RefLogpsCliTest {
         Path out = tmp.resolve("ref");
         String[] args = {"ref-logps", "--data", prep.toString(), "--model", ckpt, "--output", out.toString(), spark,
                 noUi, "-Dref.batchSize=8"};
-        Run first = run(args);
+        CliRun first = run(args);
         assertEquals(0, first.code(), first.err());
         assertTrue(first.out().contains("wrote") && first.out().contains(kept + " pairs (input " + kept + ")"),
                 first.out());
         JsonNode m = json.readTree(out.resolve("_manifest.json").toFile());
         assertEquals(kept, m.path("counts").path("pairs").asLong());
         assertEquals(8, m.path("config").path("ref").path("batchSize").asInt());
-        Run second = run(args);
+        CliRun second = run(args);
         assertEquals(0, second.code(), second.err());
         assertTrue(second.out().contains("up to date"), second.out());
 
         String missing = tmp.resolve("no-such-prep").toString();
-        Run noData = run("ref-logps", "--data", missing, "--model", ckpt, "--output", tmp.resolve("x").toString(),
+        CliRun noData = run("ref-logps", "--data", missing, "--model", ckpt, "--output", tmp.resolve("x").toString(),
                 spark, noUi);
         assertEquals(Sgdpo.EXIT_FAILED, noData.code());
         assertTrue(noData.err().contains(missing), noData.err());
-        Run notCkpt = run("ref-logps", "--data", prep.toString(), "--model", prep.toString(), "--output",
+        CliRun notCkpt = run("ref-logps", "--data", prep.toString(), "--model", prep.toString(), "--output",
                 tmp.resolve("x").toString(), spark, noUi);
         assertEquals(Sgdpo.EXIT_FAILED, notCkpt.code());
         assertTrue(notCkpt.err().contains("is not a checkpoint"), notCkpt.err());
