@@ -107,7 +107,6 @@ public final class AtomicOutput {
         }
     }
 
-    /** Writes a small UTF-8 file. */
     /**
      * Writes a small text file under a temporary name and renames it over {@code path}, so a reader
      * sees the old or the new content, never a partial one (the old file is removed just before the
@@ -126,6 +125,7 @@ public final class AtomicOutput {
         }
     }
 
+    /** Writes a small UTF-8 file that must not exist yet (inside a temporary output folder). */
     public static void writeString(FileSystem fs, Path path, String text) throws IOException {
         try (FSDataOutputStream out = fs.create(path, false)) {
             out.write(text.getBytes(StandardCharsets.UTF_8));

@@ -35,7 +35,61 @@ public final class Generator {
 
     /** The most likely token at each step. */
     public int[] greedy(int[] prompt, int maxNewTokens) {
-        return generate(prompt, maxNewTokens, logits -> argMax(logits));
+        return greedy(List.of(prompt), maxNewTokens).get(0);
+    }
+
+    /**
+     * Greedy responses of many prompts, decoded together: each forward pass extends every
+     * unfinished row by one token (causal attention makes a row's padding invisible to its
+     * earlier positions), so n prompts cost about maxNewTokens passes instead of n times that.
+     */
+    public List<int[]> greedy(List<int[]> prompts, int maxNewTokens) {
+        int n = prompts.size();
+        List<int[]> sequences = new ArrayList<>(n);
+        int[] lengths = new int[n];
+        List<List<Integer>> generated = new ArrayList<>(n);
+        boolean[] done = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            int[] prompt = prompts.get(i);
+            checkPrompt(prompt);
+            sequences.add(Arrays.copyOf(prompt, length));
+            lengths[i] = prompt.length;
+            generated.add(new ArrayList<>());
+            done[i] = maxNewTokens <= 0;
+        }
+        while (true) {
+            List<Integer> active = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (!done[i]) {
+                    active.add(i);
+                }
+            }
+            if (active.isEmpty()) {
+                break;
+            }
+            List<int[]> rows = new ArrayList<>(active.size());
+            for (int i : active) {
+                rows.add(Arrays.copyOf(sequences.get(i), lengths[i]));
+            }
+            INDArray out = decoder.output(false, layout.inputs(rows, decoder.params().dataType()))[0]; // [a, V, T]
+            for (int r = 0; r < active.size(); r++) {
+                int i = active.get(r);
+                int next = argMax(out.get(NDArrayIndex.point(r), NDArrayIndex.all(),
+                        NDArrayIndex.point(lengths[i] - 1)).toDoubleVector());
+                if (next == eosId) {
+                    done[i] = true;
+                    continue;
+                }
+                generated.get(i).add(next);
+                sequences.get(i)[lengths[i]++] = next;
+                done[i] = generated.get(i).size() >= maxNewTokens || lengths[i] >= length;
+            }
+        }
+        List<int[]> result = new ArrayList<>(n);
+        for (List<Integer> g : generated) {
+            result.add(g.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return result;
     }
 
     /**
@@ -49,17 +103,7 @@ public final class Generator {
         if (topK < 0) {
             throw new IllegalArgumentException("generation topK must be >= 0, got " + topK);
         }
-        return generate(prompt, maxNewTokens, logits -> sampleTopK(logits, temperature, topK, random));
-    }
-
-    private interface Picker {
-        int pick(double[] logits);
-    }
-
-    private int[] generate(int[] prompt, int maxNewTokens, Picker picker) {
-        if (prompt.length == 0 || prompt.length >= length) {
-            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens: need 1 to " + (length - 1));
-        }
+        checkPrompt(prompt);
         int[] seq = Arrays.copyOf(prompt, length);
         int n = prompt.length;
         List<Integer> generated = new ArrayList<>();
@@ -68,7 +112,7 @@ public final class Generator {
             INDArray out = decoder.output(false, input)[0]; // [1, V, T]
             double[] logits = out.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.point(n - 1))
                     .toDoubleVector();
-            int next = picker.pick(logits);
+            int next = sampleTopK(logits, temperature, topK, random);
             if (next == eosId) {
                 break;
             }
@@ -76,6 +120,12 @@ public final class Generator {
             seq[n++] = next;
         }
         return generated.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private void checkPrompt(int[] prompt) {
+        if (prompt.length == 0 || prompt.length >= length) {
+            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens: need 1 to " + (length - 1));
+        }
     }
 
     static int argMax(double[] logits) {

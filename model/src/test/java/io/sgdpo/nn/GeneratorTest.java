@@ -34,6 +34,14 @@ class GeneratorTest {
                 "top-1 sampling is greedy");
         assertTrue(generator.greedy(new int[] {7, 3, 9, 4, 11, 5, 0, 2, 2}, 8).length <= 1, "stops at max length");
         assertThrows(IllegalArgumentException.class, () -> generator.sample(prompt, 3, 0.0, 5, new Random(1)));
+
+        List<int[]> prompts = List.of(new int[] {7}, prompt, new int[] {3, 9, 4}, new int[] {7, 3, 9, 4, 11, 5, 0, 2, 2});
+        List<int[]> together = generator.greedy(prompts, 8);
+        assertEquals(prompts.size(), together.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            assertArrayEquals(generator.greedy(prompts.get(i), 8), together.get(i),
+                    "prompt " + i + ": decoding in a batch of unequal lengths changes nothing");
+        }
     }
 
     @Test

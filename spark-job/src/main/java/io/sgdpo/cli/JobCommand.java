@@ -57,6 +57,14 @@ abstract class JobCommand implements Sgdpo.Command {
         return List.of();
     }
 
+    /**
+     * Defaults this command layers between the reference.conf files and the user's file (null:
+     * none), e.g. the demo's small model for its generated task.
+     */
+    Config defaults(Args args) {
+        return null;
+    }
+
     /** The flags this invocation must have (may depend on its switches). */
     abstract List<String> required(Args args);
 
@@ -89,7 +97,9 @@ abstract class JobCommand implements Sgdpo.Command {
         }
         Config config;
         try {
-            config = SgdpoConfig.load(confFile, overrides);
+            Config defaults = defaults(args);
+            config = defaults == null ? SgdpoConfig.load(confFile, overrides)
+                    : SgdpoConfig.load(defaults.withFallback(SgdpoConfig.reference()).resolve(), confFile, overrides);
         } catch (ConfigurationException e) {
             err.println("sgdpo " + name() + ": configuration error: " + e.getMessage());
             return Sgdpo.EXIT_USAGE;

@@ -35,6 +35,8 @@ public final class Sgdpo {
         COMMANDS.put("sft", new SftCommand());
         COMMANDS.put("ref-logps", new RefLogpsCommand());
         COMMANDS.put("train", new TrainCommand());
+        COMMANDS.put("eval", new EvalCommand());
+        COMMANDS.put("demo", new DemoCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
     }

@@ -276,15 +276,9 @@ public final class TrainJob {
         return BatchMetrics.of(loss, all);
     }
 
-    /** TRL metrics over the whole eval split, with the eval_ prefix. Pilots are drawn at step 0. */
-    static Map<String, Double> evaluate(ComputationGraph policy, PairedBatch layout, List<PairExample> evalPairs,
-                                        PreferenceLoss loss, Settings s) {
-        List<PairLogProbs> all = new ArrayList<>();
-        for (int from = 0; from < evalPairs.size(); from += s.batchSize()) {
-            all.addAll(SequenceLogProbs.of(policy, layout, evalPairs.subList(from,
-                    Math.min(evalPairs.size(), from + s.batchSize())), loss, s.seed(), 0));
-        }
-        return BatchMetrics.withPrefix(BatchMetrics.EVAL_PREFIX, BatchMetrics.of(loss, all));
+    private static Map<String, Object> evaluate(ComputationGraph policy, PairedBatch layout,
+                                                List<PairExample> evalPairs, PreferenceLoss loss, Settings s) {
+        return new LinkedHashMap<>(Evaluation.metrics(policy, layout, evalPairs, loss, s.batchSize(), s.seed()));
     }
 
     private static void requireFinite(double value, String what, long step, List<Minibatches.Batch> chunk) {

@@ -16,7 +16,7 @@ import java.util.zip.GZIPInputStream;
 import org.apache.spark.sql.SparkSession;
 
 /** Preps the first records of the shared HH-RLHF file with small lengths, for training tests. */
-final class HhSlice {
+public final class HhSlice {
 
     private HhSlice() {
     }
@@ -35,6 +35,19 @@ final class HhSlice {
 
     /** Preps {@code records} HH records into {@code out} and returns the config used. */
     static Config prep(SparkSession spark, File work, int records, Map<String, String> extra) throws IOException {
+        File slice = write(work, records);
+        Map<String, String> overrides = new java.util.HashMap<>(Map.of("prep.maxPromptLength", "24",
+                "prep.maxTotalLength", "48", "tokenizer.vocabSize", "200", "prep.evalFraction", "0.15",
+                "prep.maxRejectFraction", "0.5", "model.maxLength", "48", "model.dModel", "32",
+                "model.layers", "1", "model.heads", "2"));
+        overrides.putAll(extra);
+        Config config = SgdpoConfig.load(null, overrides);
+        PrepJob.run(spark, List.of(slice.getAbsolutePath()), new File(work, "prep").getAbsolutePath(), config);
+        return config;
+    }
+
+    /** Copies the first {@code records} HH records to {@code work/hh-slice.jsonl}. */
+    public static File write(File work, int records) throws IOException {
         File slice = new File(work, "hh-slice.jsonl");
         try (BufferedReader in = new BufferedReader(new InputStreamReader(new GZIPInputStream(
                 new FileInputStream(sharedFile("hh-rlhf/harmless-base-test.jsonl.gz"))), StandardCharsets.UTF_8));
@@ -47,13 +60,6 @@ final class HhSlice {
                 out.println(line);
             }
         }
-        Map<String, String> overrides = new java.util.HashMap<>(Map.of("prep.maxPromptLength", "24",
-                "prep.maxTotalLength", "48", "tokenizer.vocabSize", "200", "prep.evalFraction", "0.15",
-                "prep.maxRejectFraction", "0.5", "model.maxLength", "48", "model.dModel", "32",
-                "model.layers", "1", "model.heads", "2"));
-        overrides.putAll(extra);
-        Config config = SgdpoConfig.load(null, overrides);
-        PrepJob.run(spark, List.of(slice.getAbsolutePath()), new File(work, "prep").getAbsolutePath(), config);
-        return config;
+        return slice;
     }
 }
