@@ -37,6 +37,7 @@ public final class Sgdpo {
         COMMANDS.put("train", new TrainCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
+        COMMANDS.put("report", new ReportCommand());
     }
 
     private Sgdpo() {

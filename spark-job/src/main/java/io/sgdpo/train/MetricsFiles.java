@@ -15,7 +15,6 @@ import org.apache.spark.sql.SparkSession;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.internal.chartpart.Chart;
 
 /**
  * Writes a run's metric rows as Parquet (for Spark SQL and notebooks) and draws its curves as a
@@ -49,29 +48,30 @@ public final class MetricsFiles {
     /** Draws the curves of the rows into a PNG file. */
     public static void writeChart(FileSystem fs, List<Map<String, Object>> rows, Path png, String title)
             throws IOException {
-        System.setProperty("java.awt.headless", "true");
         XYChart loss = chart(title + ": loss", "loss");
-        series(loss, rows, "loss", "train");
-        series(loss, rows, "eval_loss", "eval");
+        addSeries(loss, rows, "loss", "train");
+        addSeries(loss, rows, "eval_loss", "eval");
         XYChart accuracy = chart("reward accuracy", "accuracy");
-        series(accuracy, rows, "rewards/accuracies", "train");
-        series(accuracy, rows, "eval_rewards/accuracies", "eval");
+        addSeries(accuracy, rows, "rewards/accuracies", "train");
+        addSeries(accuracy, rows, "eval_rewards/accuracies", "eval");
         XYChart rewards = chart("rewards (eval)", "reward");
-        series(rewards, rows, "eval_rewards/chosen", "chosen");
-        series(rewards, rows, "eval_rewards/rejected", "rejected");
-        List<Chart> charts = List.of(loss, accuracy, rewards);
-        try (OutputStream out = fs.create(png, true)) {
-            BitmapEncoder.saveBitmap(charts, 1, 3, out, BitmapEncoder.BitmapFormat.PNG);
-        }
+        addSeries(rewards, rows, "eval_rewards/chosen", "chosen");
+        addSeries(rewards, rows, "eval_rewards/rejected", "rejected");
+        savePng(fs, List.of(loss, accuracy, rewards), png);
     }
 
-    private static XYChart chart(String title, String yAxis) {
+    /** An empty chart of a metric over training steps, in the style of every metrics plot. */
+    public static XYChart chart(String title, String yAxis) {
         XYChart c = new XYChartBuilder().width(480).height(360).title(title).xAxisTitle("step").yAxisTitle(yAxis).build();
         c.getStyler().setMarkerSize(4);
         return c;
     }
 
-    private static void series(XYChart chart, List<Map<String, Object>> rows, String key, String name) {
+    /**
+     * Adds the series of {@code key} over {@code step} from the rows that carry a finite value of it
+     * (train rows lack the eval_ keys and the other way round); adds nothing when none does.
+     */
+    public static void addSeries(XYChart chart, List<Map<String, Object>> rows, String key, String name) {
         List<Double> x = new ArrayList<>();
         List<Double> y = new ArrayList<>();
         for (Map<String, Object> r : rows) {
@@ -82,6 +82,15 @@ public final class MetricsFiles {
         }
         if (!x.isEmpty()) {
             chart.addSeries(name, x, y);
+        }
+    }
+
+    /** Writes the charts side by side, in one row, as one PNG file. */
+    public static void savePng(FileSystem fs, List<XYChart> charts, Path png) throws IOException {
+        // Charts are drawn off screen: on a cluster node or in CI there is no display.
+        System.setProperty("java.awt.headless", "true");
+        try (OutputStream out = fs.create(png, true)) {
+            BitmapEncoder.saveBitmap(charts, 1, charts.size(), out, BitmapEncoder.BitmapFormat.PNG);
         }
     }
 }
