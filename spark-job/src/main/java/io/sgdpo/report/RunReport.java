@@ -8,6 +8,8 @@ import io.sgdpo.train.MetricsFiles;
 import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.SftJob;
 import io.sgdpo.train.TrainJob;
+import java.awt.BasicStroke;
+import java.awt.Color;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,6 +26,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.lines.SeriesLines;
 
 /**
  * {@code sgdpo report}: a Markdown summary comparing preference training runs, with PNG plots.
@@ -207,16 +211,29 @@ public final class RunReport {
         XYChart evalLoss = MetricsFiles.chart("eval loss", "loss");
         XYChart accuracy = MetricsFiles.chart("eval reward accuracy", "accuracy");
         XYChart rewards = MetricsFiles.chart("eval rewards: chosen and rejected", "reward");
-        for (Run r : runs) {
-            MetricsFiles.addSeries(trainLoss, r.rows(), BatchMetrics.LOSS, r.label());
-            MetricsFiles.addSeries(evalLoss, r.rows(), EVAL + BatchMetrics.LOSS, r.label());
-            MetricsFiles.addSeries(accuracy, r.rows(), EVAL + BatchMetrics.REWARDS_ACCURACIES, r.label());
-            MetricsFiles.addSeries(rewards, r.rows(), EVAL + BatchMetrics.REWARDS_CHOSEN, r.label() + " chosen");
-            MetricsFiles.addSeries(rewards, r.rows(), EVAL + BatchMetrics.REWARDS_REJECTED, r.label() + " rejected");
+        // A run keeps one colour in every plot; its rejected reward is the dashed line of that colour.
+        Color[] palette = trainLoss.getStyler().getSeriesColors();
+        for (int i = 0; i < runs.size(); i++) {
+            Run r = runs.get(i);
+            Color colour = palette[i % palette.length];
+            List<Optional<XYSeries>> series = List.of(
+                    MetricsFiles.addSeries(trainLoss, r.rows(), BatchMetrics.LOSS, r.label()),
+                    MetricsFiles.addSeries(evalLoss, r.rows(), EVAL + BatchMetrics.LOSS, r.label()),
+                    MetricsFiles.addSeries(accuracy, r.rows(), EVAL + BatchMetrics.REWARDS_ACCURACIES, r.label()),
+                    MetricsFiles.addSeries(rewards, r.rows(), EVAL + BatchMetrics.REWARDS_CHOSEN, r.label() + " chosen"));
+            series.forEach(s -> s.ifPresent(x -> paint(x, colour, SeriesLines.SOLID)));
+            MetricsFiles.addSeries(rewards, r.rows(), EVAL + BatchMetrics.REWARDS_REJECTED, r.label() + " rejected")
+                    .ifPresent(x -> paint(x, colour, SeriesLines.DASH_DASH));
         }
         MetricsFiles.savePng(fs, List.of(trainLoss, evalLoss), new Path(dir, LOSS_PNG));
         MetricsFiles.savePng(fs, List.of(accuracy), new Path(dir, ACCURACY_PNG));
         MetricsFiles.savePng(fs, List.of(rewards), new Path(dir, REWARDS_PNG));
+    }
+
+    private static void paint(XYSeries series, Color colour, BasicStroke line) {
+        series.setLineColor(colour);
+        series.setMarkerColor(colour);
+        series.setLineStyle(line);
     }
 
     /** The report's text. */

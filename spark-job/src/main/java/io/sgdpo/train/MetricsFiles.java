@@ -6,6 +6,7 @@ import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
@@ -15,6 +16,7 @@ import org.apache.spark.sql.SparkSession;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
 
 /**
  * Writes a run's metric rows as Parquet (for Spark SQL and notebooks) and draws its curves as a
@@ -71,7 +73,8 @@ public final class MetricsFiles {
      * Adds the series of {@code key} over {@code step} from the rows that carry a finite value of it
      * (train rows lack the eval_ keys and the other way round); adds nothing when none does.
      */
-    public static void addSeries(XYChart chart, List<Map<String, Object>> rows, String key, String name) {
+    public static Optional<XYSeries> addSeries(XYChart chart, List<Map<String, Object>> rows, String key,
+                                               String name) {
         List<Double> x = new ArrayList<>();
         List<Double> y = new ArrayList<>();
         for (Map<String, Object> r : rows) {
@@ -80,9 +83,7 @@ public final class MetricsFiles {
                 y.add(v.doubleValue());
             }
         }
-        if (!x.isEmpty()) {
-            chart.addSeries(name, x, y);
-        }
+        return x.isEmpty() ? Optional.empty() : Optional.of(chart.addSeries(name, x, y));
     }
 
     /** Writes the charts side by side, in one row, as one PNG file. */
