@@ -20,11 +20,17 @@ import org.knowm.xchart.XYSeries;
 
 /**
  * Writes a run's metric rows as Parquet (for Spark SQL and notebooks) and draws its curves as a
- * PNG: loss, eval reward accuracy, and chosen vs rejected rewards over steps.
+ * PNG: loss, eval reward accuracy, and chosen vs rejected rewards over steps. Its chart helpers
+ * also draw the plots of {@code sgdpo report}, so every metrics plot looks alike.
  */
 public final class MetricsFiles {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // Charts are drawn off screen, before any AWT class asks: a cluster node or CI has no display.
+        System.setProperty("java.awt.headless", "true");
+    }
 
     private MetricsFiles() {
     }
@@ -88,8 +94,6 @@ public final class MetricsFiles {
 
     /** Writes the charts side by side, in one row, as one PNG file. */
     public static void savePng(FileSystem fs, List<XYChart> charts, Path png) throws IOException {
-        // Charts are drawn off screen: on a cluster node or in CI there is no display.
-        System.setProperty("java.awt.headless", "true");
         try (OutputStream out = fs.create(png, true)) {
             BitmapEncoder.saveBitmap(charts, 1, charts.size(), out, BitmapEncoder.BitmapFormat.PNG);
         }
