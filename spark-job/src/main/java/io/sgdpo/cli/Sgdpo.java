@@ -39,6 +39,7 @@ public final class Sgdpo {
         COMMANDS.put("demo", new DemoCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
+        COMMANDS.put("report", new ReportCommand());
     }
 
     private Sgdpo() {

@@ -6,6 +6,7 @@ import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
@@ -15,15 +16,21 @@ import org.apache.spark.sql.SparkSession;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.internal.chartpart.Chart;
+import org.knowm.xchart.XYSeries;
 
 /**
  * Writes a run's metric rows as Parquet (for Spark SQL and notebooks) and draws its curves as a
- * PNG: loss, eval reward accuracy, and chosen vs rejected rewards over steps.
+ * PNG: loss, eval reward accuracy, and chosen vs rejected rewards over steps. Its chart helpers
+ * also draw the plots of {@code sgdpo report}, so every metrics plot looks alike.
  */
 public final class MetricsFiles {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    static {
+        // Charts are drawn off screen, before any AWT class asks: a cluster node or CI has no display.
+        System.setProperty("java.awt.headless", "true");
+    }
 
     private MetricsFiles() {
     }
@@ -49,29 +56,31 @@ public final class MetricsFiles {
     /** Draws the curves of the rows into a PNG file. */
     public static void writeChart(FileSystem fs, List<Map<String, Object>> rows, Path png, String title)
             throws IOException {
-        System.setProperty("java.awt.headless", "true");
         XYChart loss = chart(title + ": loss", "loss");
-        series(loss, rows, "loss", "train");
-        series(loss, rows, "eval_loss", "eval");
+        addSeries(loss, rows, "loss", "train");
+        addSeries(loss, rows, "eval_loss", "eval");
         XYChart accuracy = chart("reward accuracy", "accuracy");
-        series(accuracy, rows, "rewards/accuracies", "train");
-        series(accuracy, rows, "eval_rewards/accuracies", "eval");
+        addSeries(accuracy, rows, "rewards/accuracies", "train");
+        addSeries(accuracy, rows, "eval_rewards/accuracies", "eval");
         XYChart rewards = chart("rewards (eval)", "reward");
-        series(rewards, rows, "eval_rewards/chosen", "chosen");
-        series(rewards, rows, "eval_rewards/rejected", "rejected");
-        List<Chart> charts = List.of(loss, accuracy, rewards);
-        try (OutputStream out = fs.create(png, true)) {
-            BitmapEncoder.saveBitmap(charts, 1, 3, out, BitmapEncoder.BitmapFormat.PNG);
-        }
+        addSeries(rewards, rows, "eval_rewards/chosen", "chosen");
+        addSeries(rewards, rows, "eval_rewards/rejected", "rejected");
+        savePng(fs, List.of(loss, accuracy, rewards), png);
     }
 
-    private static XYChart chart(String title, String yAxis) {
+    /** An empty chart of a metric over training steps, in the style of every metrics plot. */
+    public static XYChart chart(String title, String yAxis) {
         XYChart c = new XYChartBuilder().width(480).height(360).title(title).xAxisTitle("step").yAxisTitle(yAxis).build();
         c.getStyler().setMarkerSize(4);
         return c;
     }
 
-    private static void series(XYChart chart, List<Map<String, Object>> rows, String key, String name) {
+    /**
+     * Adds the series of {@code key} over {@code step} from the rows that carry a finite value of it
+     * (train rows lack the eval_ keys and the other way round); adds nothing when none does.
+     */
+    public static Optional<XYSeries> addSeries(XYChart chart, List<Map<String, Object>> rows, String key,
+                                               String name) {
         List<Double> x = new ArrayList<>();
         List<Double> y = new ArrayList<>();
         for (Map<String, Object> r : rows) {
@@ -80,8 +89,13 @@ public final class MetricsFiles {
                 y.add(v.doubleValue());
             }
         }
-        if (!x.isEmpty()) {
-            chart.addSeries(name, x, y);
+        return x.isEmpty() ? Optional.empty() : Optional.of(chart.addSeries(name, x, y));
+    }
+
+    /** Writes the charts side by side, in one row, as one PNG file. */
+    public static void savePng(FileSystem fs, List<XYChart> charts, Path png) throws IOException {
+        try (OutputStream out = fs.create(png, true)) {
+            BitmapEncoder.saveBitmap(charts, 1, charts.size(), out, BitmapEncoder.BitmapFormat.PNG);
         }
     }
 }
