@@ -54,7 +54,7 @@ public final class SftJob {
     public record Result(Path checkpoint, List<Map<String, Object>> metrics) {
     }
 
-    private record Settings(int epochs, int batchSize, double learningRate, long seed, int trainEvalPairs) {
+    record Settings(int epochs, int batchSize, double learningRate, long seed, int trainEvalPairs) {
         static Settings of(Config c) {
             Settings s = new Settings(c.getInt("sft.epochs"), c.getInt("sft.batchSize"), c.getDouble("sft.learningRate"),
                     c.getLong("sft.seed"), c.getInt("sft.trainEvalPairs"));
