@@ -287,7 +287,7 @@ public final class RunReport {
                     .append(" checkpoints).\n");
         } else {
             row(md, "run", "checkpoint", "pairs", "eval loss", "eval reward accuracy", "eval margin",
-                    "eval chosen reward", "eval rejected reward", "gold task", "gold prompts", "gold exact match");
+                    "eval chosen reward", "eval rejected reward", "gold source", "gold prompts", "gold exact match");
             rule(md, 11);
             for (Run r : evaluated) {
                 JsonNode e = r.eval().orElseThrow();
@@ -298,7 +298,7 @@ public final class RunReport {
                         jsonMetric(m, EVAL + BatchMetrics.REWARDS_MARGINS),
                         jsonMetric(m, EVAL + BatchMetrics.REWARDS_CHOSEN),
                         jsonMetric(m, EVAL + BatchMetrics.REWARDS_REJECTED),
-                        gold.path("task").asText(NONE), gold.path("prompts").asText(NONE),
+                        gold.path("source").asText(NONE), gold.path("prompts").asText(NONE),
                         jsonMetric(gold, "exact_match"));
             }
         }

@@ -60,7 +60,7 @@ class RunReportTest {
         evalJson.put("split", "eval");
         evalJson.put("pairs", 37);
         evalJson.put("metrics", metrics);
-        evalJson.put("gold", Map.of("task", "copy", "prompts", 12, "exact_match", 0.25));
+        evalJson.put("gold", Map.of("source", "gold.jsonl", "prompts", 12, "correct", 3, "exact_match", 0.25));
         File eval = new File(runs.sgdpo, RunReport.EVAL_JSON);
         eval.getParentFile().mkdirs();
         JSON.writeValue(eval, evalJson);
@@ -138,7 +138,7 @@ class RunReportTest {
         Map<String, Object> m = (Map<String, Object>) evalJson.get("metrics");
         assertNumber(value(m, "eval_loss"), held.get(3), "eval.json eval_loss");
         assertNumber(value(m, "eval_rewards/accuracies"), held.get(4), "eval.json accuracy");
-        assertEquals("copy", held.get(8));
+        assertEquals("gold.jsonl", held.get(8));
         assertEquals("12", held.get(9));
         assertNumber(0.25, held.get(10), "eval.json exact match");
         assertFalse(md.substring(md.indexOf("## Held-out"), md.indexOf("## Curves")).contains("| dpo |"),
