@@ -31,15 +31,15 @@ public final class Sgdpo {
 
     static {
         COMMANDS.put("prep", new PrepCommand());
-        COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("sft", new SftCommand());
         COMMANDS.put("ref-logps", new RefLogpsCommand());
         COMMANDS.put("train", new TrainCommand());
         COMMANDS.put("eval", new EvalCommand());
+        COMMANDS.put("report", new ReportCommand());
         COMMANDS.put("demo", new DemoCommand());
+        COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
-        COMMANDS.put("report", new ReportCommand());
     }
 
     private Sgdpo() {

@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -37,6 +39,7 @@ public final class ArithmeticTask {
 
     private static final int MAX_N = 100_000;
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern PROMPT = Pattern.compile("(\\d{1,6})\\+(\\d)=");
 
     /** The task's size and noise, from the {@code demo.task} config block. */
     public record Settings(long seed, int maxAddend, double carryFraction, int sftExamples, int preferencePairs,
@@ -75,6 +78,12 @@ public final class ArithmeticTask {
         public int droppedCarry() {
             return answer() - 10;
         }
+    }
+
+    /** Whether a prompt of this task ({@code "n+k="}) carries; false for any other text. */
+    public static boolean carries(String prompt) {
+        Matcher m = PROMPT.matcher(prompt);
+        return m.matches() && new Problem(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))).carries();
     }
 
     /** The three generated files. */

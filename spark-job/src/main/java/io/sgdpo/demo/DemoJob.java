@@ -11,12 +11,17 @@ import io.sgdpo.eval.EvalJob;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
+import io.sgdpo.report.RunReport;
 import io.sgdpo.train.SftJob;
 import io.sgdpo.train.TrainJob;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import org.apache.hadoop.fs.FileSystem;
@@ -50,11 +55,12 @@ public final class DemoJob {
 
     /** One evaluated policy: the reference or a trained run. */
     public record Outcome(String policy, Path evalDir, int evalPairs, double rewardAccuracy, double rewardMargin,
-                          double chosenReward, double rejectedReward, Double goldExactMatch, int goldPrompts) {
+                          double chosenReward, double rejectedReward, Double goldExactMatch, int goldPrompts,
+                          Double carryingExactMatch, Double otherExactMatch) {
     }
 
     /** What the demo produced. */
-    public record Result(Path output, List<Outcome> outcomes, Path summary, List<Path> runs) {
+    public record Result(Path output, List<Outcome> outcomes, Path summary, Path report, List<Path> runs) {
     }
 
     /**
@@ -67,7 +73,7 @@ public final class DemoJob {
         boolean generated = data.isEmpty();
         List<String> losses = config.getStringList("demo.losses");
         checkLosses(losses, config);
-        Stages stages = new Stages(progress, 4 + losses.size() + 1);
+        Stages stages = new Stages(progress, 5 + losses.size());
         long start = System.nanoTime();
 
         String sftData;
@@ -122,19 +128,23 @@ public final class DemoJob {
                     config.withValue("loss.name", ConfigValueFactory.fromAnyRef(losses.get(i))), progress));
         }
 
+        stages.begin("report: curves and final table of the runs");
+        Path report = RunReport.write(spark.sparkContext().hadoopConfiguration(),
+                runs.stream().map(Path::toString).toList(), path(out, "report"), progress);
         stages.end();
+
         String table = table(outcomes, gold != null);
         Path summary = new Path(out, SUMMARY);
         AtomicOutput.replaceString(fs, summary, summaryText(table, generated, data, config));
         progress.println();
         progress.println(table);
         progress.printf("demo: finished in %.1f min; summary %s%n", (System.nanoTime() - start) / 60e9, summary);
-        return new Result(out, outcomes, summary, runs);
+        return new Result(out, outcomes, summary, report, runs);
     }
 
     /** Fails before any work when a loss of demo.losses is unknown or misconfigured. */
     private static void checkLosses(List<String> losses, Config config) {
-        if (losses.isEmpty() || losses.size() != new java.util.HashSet<>(losses).size()) {
+        if (losses.isEmpty() || losses.size() != new HashSet<>(losses).size()) {
             throw new ConfigurationException("demo.losses must list distinct losses, got " + losses);
         }
         for (String loss : losses) {
@@ -176,25 +186,47 @@ public final class DemoJob {
                                     String gold, Config config, PrintStream progress) throws IOException {
         EvalJob.Result r = EvalJob.run(spark, data, checkpoint, outDir, gold, config, progress);
         var m = r.metrics();
+        Double carrying = null;
+        Double other = null;
+        if (r.gold() != null) {
+            // exact match apart on the prompts whose answer carries, where the SFT mix was noisy
+            int[] correct = new int[2];
+            int[] total = new int[2];
+            FileSystem fs = r.output().getFileSystem(spark.sparkContext().hadoopConfiguration());
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(
+                    fs.open(new Path(r.output(), EvalJob.GOLD)), StandardCharsets.UTF_8))) {
+                for (String line = in.readLine(); line != null; line = in.readLine()) {
+                    JsonNode g = JSON.readTree(line);
+                    int group = ArithmeticTask.carries(g.path("prompt").asText()) ? 0 : 1;
+                    total[group]++;
+                    correct[group] += g.path("correct").asBoolean() ? 1 : 0;
+                }
+            }
+            carrying = total[0] == 0 ? null : (double) correct[0] / total[0];
+            other = total[1] == 0 ? null : (double) correct[1] / total[1];
+        }
         return new Outcome(policy, r.output(), r.pairs(), m.get("eval_rewards/accuracies"),
                 m.get("eval_rewards/margins"), m.get("eval_rewards/chosen"), m.get("eval_rewards/rejected"),
-                r.gold() == null ? null : r.gold().exactMatch(), r.gold() == null ? 0 : r.gold().prompts());
+                r.gold() == null ? null : r.gold().exactMatch(), r.gold() == null ? 0 : r.gold().prompts(),
+                carrying, other);
     }
 
     /** The side-by-side table (Markdown, readable as plain text too). */
     static String table(List<Outcome> outcomes, boolean withGold) {
         StringBuilder t = new StringBuilder();
         int pairs = outcomes.get(0).evalPairs();
-        t.append(withGold ? String.format(Locale.ROOT, "| policy | gold exact match (%d held-out prompts) ",
-                outcomes.get(0).goldPrompts()) : "| policy ");
+        t.append(withGold ? String.format(Locale.ROOT, "| policy | gold exact match (%d held-out prompts) "
+                + "| carrying prompts | other prompts ", outcomes.get(0).goldPrompts()) : "| policy ");
         t.append(String.format(Locale.ROOT, "| eval reward accuracy (%d pairs) | eval margin | chosen reward "
                 + "| rejected reward |%n", pairs));
-        t.append(withGold ? "|---|---|---|---|---|---|\n" : "|---|---|---|---|---|\n");
+        t.append(withGold ? "|---|---|---|---|---|---|---|---|\n" : "|---|---|---|---|---|\n");
         for (Outcome o : outcomes) {
             boolean reference = o.policy().startsWith("reference");
             t.append("| ").append(o.policy()).append(' ');
             if (withGold) {
-                t.append(String.format(Locale.ROOT, "| %.3f ", o.goldExactMatch()));
+                t.append(String.format(Locale.ROOT, "| %.3f | %s | %s ", o.goldExactMatch(),
+                        o.carryingExactMatch() == null ? "-" : String.format(Locale.ROOT, "%.3f", o.carryingExactMatch()),
+                        o.otherExactMatch() == null ? "-" : String.format(Locale.ROOT, "%.3f", o.otherExactMatch())));
             }
             if (reference) {
                 // Rewards are log-ratios against the reference itself: zero by definition.
@@ -211,19 +243,21 @@ public final class DemoJob {
         StringBuilder s = new StringBuilder("# sgdpo demo\n\n");
         if (generated) {
             Config task = config.getConfig("demo.task");
-            s.append(String.format(Locale.ROOT, "Generated task: prompts `n+k=` (k <= %d); the SFT mix drops the carry"
+            int maxAddend = task.getInt("maxAddend");
+            s.append(String.format(Locale.ROOT, "Generated task: prompts %s; the SFT mix drops the carry"
                             + " in %.0f%% of the carrying answers; preference pairs choose the correct sum. Gold metric:"
                             + " exact match of greedy answers on held-out prompts (%.0f%% of them carry).%n%n",
-                    task.getInt("maxAddend"), 100 * task.getDouble("sftNoise"), 100 * task.getDouble("carryFraction")));
+                    maxAddend == 1 ? "`n+1=`" : "`n+k=` (k <= " + maxAddend + ")", 100 * task.getDouble("sftNoise"),
+                    100 * task.getDouble("carryFraction")));
         } else {
             s.append("Data: ").append(String.join(", ", data)).append("\n\n");
         }
         s.append(table).append('\n');
         s.append(String.format(Locale.ROOT, "Every policy trained %s steps of %d pairs from the same reference"
-                        + " (beta %s). Curves and per-run details: report/report.md.%n",
+                        + " (beta %s). Curves and per-run details: report/%s.%n",
                 config.getLong("train.maxSteps") > 0 ? Long.toString(config.getLong("train.maxSteps"))
                         : config.getInt("train.epochs") + " epoch(s) of", config.getInt("train.batchSize"),
-                config.getValue("loss.beta").unwrapped()));
+                config.getValue("loss.beta").unwrapped(), RunReport.MARKDOWN));
         return s.toString();
     }
 

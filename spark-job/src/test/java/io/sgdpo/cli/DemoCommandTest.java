@@ -47,6 +47,11 @@ class DemoCommandTest {
         return JSON.readTree(f);
     }
 
+    private static boolean carries(String prompt) {
+        String[] parts = prompt.substring(0, prompt.length() - 1).split("\\+");
+        return Integer.parseInt(parts[0]) % 10 + Integer.parseInt(parts[1]) >= 10;
+    }
+
     private static List<String> tableRows(File summary) throws IOException {
         return Files.readAllLines(summary.toPath()).stream()
                 .filter(l -> l.startsWith("| ") && !l.startsWith("| policy")).toList();
@@ -66,6 +71,8 @@ class DemoCommandTest {
             assertEquals(lines, counts.path("kept").asLong() + counts.path("rejected").asLong(), set);
         }
         assertTrue(new File(out, "ref/_manifest.json").isFile());
+        String report = Files.readString(new File(out, "report/report.md").toPath());
+        assertTrue(report.contains("sgdpo") && report.contains("dpo"), report);
 
         List<String> rows = tableRows(new File(out, "summary.md"));
         assertEquals(3, rows.size(), "reference, sgdpo, dpo: " + rows);
@@ -79,11 +86,20 @@ class DemoCommandTest {
             assertEquals(40, eval.path("gold").path("prompts").asInt());
             assertEquals(String.format(Locale.ROOT, "%.3f", eval.path("gold").path("exact_match").asDouble()),
                     cells[2].strip(), "the summary quotes the evaluation's gold exact match");
-            assertEquals(40, Files.lines(new File(evals.get(i), "gold.jsonl").toPath()).count());
+            List<JsonNode> gold = new ArrayList<>();
+            for (String line : Files.readAllLines(new File(evals.get(i), "gold.jsonl").toPath())) {
+                gold.add(JSON.readTree(line));
+            }
+            assertEquals(40, gold.size());
+            List<JsonNode> carrying = gold.stream().filter(g -> carries(g.path("prompt").asText())).toList();
+            assertEquals(20, carrying.size(), "half the held-out prompts carry");
+            assertEquals(String.format(Locale.ROOT, "%.3f",
+                    carrying.stream().filter(g -> g.path("correct").asBoolean()).count() / 20.0), cells[3].strip(),
+                    "exact match on the carrying prompts");
             assertEquals(2, Files.lines(new File(evals.get(i), "generations.jsonl").toPath()).count());
             if (i > 0) {
                 double accuracy = eval.path("metrics").path("eval_rewards/accuracies").asDouble();
-                assertEquals(String.format(Locale.ROOT, "%.3f", accuracy), cells[3].strip());
+                assertEquals(String.format(Locale.ROOT, "%.3f", accuracy), cells[5].strip());
                 // rewards are zero at step 0 (policy = reference), so accuracy starts at 0 and must rise
                 JsonNode step0 = JSON.readTree(Files.readAllLines(
                         new File(out, "runs/" + policies.get(i) + "/metrics/train.jsonl").toPath()).get(0));
