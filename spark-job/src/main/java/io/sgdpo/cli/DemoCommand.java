@@ -31,7 +31,7 @@ final class DemoCommand extends JobCommand {
         s.println("                  (HH-RLHF or prompt/chosen/rejected JSONL or Parquet, local or HDFS); the SFT");
         s.println("                  reference is trained on its chosen responses");
         s.println("  --conf FILE     HOCON config file over the demo's defaults (demo.*, model.*, sft.*, train.*, ...)");
-        s.println("  -Dkey=value     config override, e.g. -Ddemo.losses=[sgdpo,dpo,ipo] -Dtrain.maxSteps=400");
+        s.println("  -Dkey=value     config override, e.g. -Ddemo.losses=sgdpo,dpo,ipo -Dtrain.maxSteps=400");
         s.println();
         s.println("Without --data the task is generated: prompts \"n+k=\" whose SFT answers drop the carry in");
         s.println("demo.task.sftNoise of the carrying cases; the gold metric is the exact match of greedy answers on");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
+import com.typesafe.config.ConfigValueType;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.loss.LossSpec;
@@ -71,8 +72,7 @@ public final class DemoJob {
         Path out = new Path(outDir);
         FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
         boolean generated = data.isEmpty();
-        List<String> losses = config.getStringList("demo.losses");
-        checkLosses(losses, config);
+        List<String> losses = losses(config);
         Stages stages = new Stages(progress, 5 + losses.size());
         long start = System.nanoTime();
 
@@ -142,8 +142,22 @@ public final class DemoJob {
         return new Result(out, outcomes, summary, report, runs);
     }
 
-    /** Fails before any work when a loss of demo.losses is unknown or misconfigured. */
-    private static void checkLosses(List<String> losses, Config config) {
+    /**
+     * The losses of {@code demo.losses}: a list in a config file, or a comma-separated string from
+     * {@code -Ddemo.losses=sgdpo,dpo,ipo}. Fails before any work when one is unknown or misconfigured.
+     */
+    static List<String> losses(Config config) {
+        List<String> losses;
+        if (config.getValue("demo.losses").valueType() == ConfigValueType.LIST) {
+            losses = config.getStringList("demo.losses");
+        } else {
+            losses = new ArrayList<>();
+            for (String name : config.getString("demo.losses").replace("[", "").replace("]", "").split(",")) {
+                if (!name.isBlank()) {
+                    losses.add(name.strip());
+                }
+            }
+        }
         if (losses.isEmpty() || losses.size() != new HashSet<>(losses).size()) {
             throw new ConfigurationException("demo.losses must list distinct losses, got " + losses);
         }
@@ -155,6 +169,7 @@ public final class DemoJob {
                 throw new ConfigurationException("demo.losses: " + e.getMessage());
             }
         }
+        return losses;
     }
 
     private static void prep(SparkSession spark, List<String> inputs, String output, Config config,

@@ -145,7 +145,7 @@ class DemoCommandTest {
         CliRun noise = demo(out, concat(TINY, "-Ddemo.task.sftNoise=2"));
         assertEquals(Sgdpo.EXIT_USAGE, noise.code());
         assertTrue(noise.err().contains("demo.task.sftNoise"), noise.err());
-        CliRun loss = demo(out, concat(TINY, "-Ddemo.losses=[sgdpo,dpx]"));
+        CliRun loss = demo(out, concat(TINY, "-Ddemo.losses=sgdpo,dpx"));
         assertEquals(Sgdpo.EXIT_USAGE, loss.code());
         assertTrue(loss.err().contains("dpx"), loss.err());
         CliRun typo = demo(out, concat(TINY, "-Ddemo.task.sftNoyse=0.5"));
