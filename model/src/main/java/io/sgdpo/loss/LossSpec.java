@@ -1,5 +1,7 @@
 package io.sgdpo.loss;
 
+import io.sgdpo.config.ConfigurationException;
+
 import com.typesafe.config.Config;
 import java.io.Serializable;
 
@@ -36,7 +38,13 @@ public final class LossSpec implements Serializable {
     public static LossSpec fromConfig(Config loss) {
         LossSpec spec = new LossSpec(loss.getString("name"), loss.getDouble("beta"), loss.getDouble("r1"),
                 loss.getDouble("r2"), loss.getDouble("labelSmoothing"), loss.getDouble("gamma"));
-        Losses.create(spec); // fail before any work, naming the key
+        try {
+            Losses.create(spec); // fail before any work, naming the key
+        } catch (ConfigurationException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationException(e.getMessage(), e);
+        }
         return spec;
     }
 

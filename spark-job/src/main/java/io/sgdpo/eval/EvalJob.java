@@ -75,12 +75,7 @@ public final class EvalJob {
                     int topK, int maxNewTokens, long seed) {
 
         static Settings of(Config c) {
-            LossSpec loss;
-            try {
-                loss = LossSpec.fromConfig(c.getConfig("loss"));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigurationException(e.getMessage());
-            }
+            LossSpec loss = LossSpec.fromConfig(c.getConfig("loss"));
             Config e = c.getConfig("eval");
             Settings s = new Settings(loss, e.getInt("batchSize"), e.getInt("maxPairs"), e.getInt("prompts"),
                     e.getInt("samples"), e.getDouble("temperature"), e.getInt("topK"), e.getInt("maxNewTokens"),

@@ -75,12 +75,7 @@ public final class TrainJob {
                     long seed, int logEvery, int evalEvery, int checkpointEvery, double dropout) {
 
         static Settings of(Config c) {
-            LossSpec loss;
-            try {
-                loss = LossSpec.fromConfig(c.getConfig("loss"));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigurationException(e.getMessage());
-            }
+            LossSpec loss = LossSpec.fromConfig(c.getConfig("loss"));
             Config t = c.getConfig("train");
             Settings s = new Settings(loss, t.getInt("batchSize"), t.getInt("epochs"), t.getLong("maxSteps"),
                     t.getDouble("learningRate"), t.getString("optimizer"), t.getDouble("weightDecay"),
