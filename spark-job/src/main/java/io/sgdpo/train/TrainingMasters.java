@@ -80,6 +80,11 @@ public final class TrainingMasters {
         if (port < 1 || port > 65535) {
             throw new ConfigurationException("train.master.shared.port must be a UDP port, got " + port);
         }
+        int executorPort = master.getInt("shared.executorPort");
+        if (executorPort < 0 || executorPort > 65535) {
+            throw new ConfigurationException("train.master.shared.executorPort must be a UDP port or 0 (any free "
+                    + "port), got " + executorPort);
+        }
     }
 
     static TrainingMaster<?, ?> master(Config master, int rows, long seed) {
@@ -99,10 +104,10 @@ public final class TrainingMasters {
             case "sharedTraining" -> {
                 Config shared = master.getConfig("shared");
                 VoidConfiguration voidConf = VoidConfiguration.builder()
-                        .unicastPort(shared.getInt("port"))
                         .networkMask(shared.getString("networkMask"))
                         .controllerAddress(shared.getString("controllerAddress"))
                         .build();
+                voidConf.setPortSupplier(new SharedTrainingPorts(shared.getInt("port"), shared.getInt("executorPort")));
                 yield new SharedTrainingMaster.Builder(voidConf, rows)
                         .batchSizePerWorker(rows)
                         .updatesThreshold(shared.getDouble("updatesThreshold"))
