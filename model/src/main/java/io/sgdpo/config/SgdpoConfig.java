@@ -33,7 +33,7 @@ public final class SgdpoConfig {
 
     /** Top-level config namespaces owned by this project; unknown keys under them are errors. */
     public static final List<String> NAMESPACES =
-            List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "demo", "sgdpo");
+            List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "demo", "study", "sgdpo");
 
     private SgdpoConfig() {
     }
@@ -100,6 +100,22 @@ public final class SgdpoConfig {
             return result.resolve();
         } catch (ConfigException e) {
             throw new ConfigurationException("Cannot resolve configuration: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Puts {@code layer} over {@code base}, with the same strictness as a user file: under the
+     * project's namespaces every key of the layer must exist in {@code reference}.
+     *
+     * @param where how an error names the layer, e.g. "in study.datasets[1].settings"
+     * @throws ConfigurationException naming the unknown keys, or when the result does not resolve
+     */
+    public static Config layer(Config reference, Config base, Config layer, String where) {
+        checkKnown(reference, layer, where);
+        try {
+            return layer.withFallback(base).resolve();
+        } catch (ConfigException e) {
+            throw new ConfigurationException("Cannot resolve configuration " + where + ": " + e.getMessage(), e);
         }
     }
 

@@ -22,8 +22,8 @@ import org.apache.spark.sql.SparkSession;
  */
 abstract class JobCommand implements Sgdpo.Command {
 
-    /** Parsed flags of one invocation. */
-    record Args(Map<String, List<String>> values, Set<String> switches) {
+    /** Parsed flags of one invocation, and its arguments as given (for reports that quote the command). */
+    record Args(Map<String, List<String>> values, Set<String> switches, List<String> argv) {
         /** The value of a flag, or null when absent. */
         String value(String flag) {
             List<String> v = values.get(flag);
@@ -83,7 +83,7 @@ abstract class JobCommand implements Sgdpo.Command {
                 help(out);
                 return 0;
             }
-            args = parse(rest);
+            args = parse(rest, List.of(argv));
             List<String> missing = required(args).stream().filter(f -> args.value(f) == null).toList();
             if (!missing.isEmpty()) {
                 throw new ConfigurationException(String.join(", ", required(args)) + " are required; missing "
@@ -119,7 +119,7 @@ abstract class JobCommand implements Sgdpo.Command {
         }
     }
 
-    private Args parse(List<String> rest) {
+    private Args parse(List<String> rest, List<String> argv) {
         Map<String, List<String>> values = new LinkedHashMap<>();
         Set<String> switches = new HashSet<>();
         for (int i = 0; i < rest.size(); i++) {
@@ -145,7 +145,7 @@ abstract class JobCommand implements Sgdpo.Command {
                 throw new ConfigurationException("unknown argument '" + a + "'");
             }
         }
-        return new Args(values, switches);
+        return new Args(values, switches, argv);
     }
 
     /**

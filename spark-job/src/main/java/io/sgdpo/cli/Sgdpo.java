@@ -37,6 +37,7 @@ public final class Sgdpo {
         COMMANDS.put("eval", new EvalCommand());
         COMMANDS.put("report", new ReportCommand());
         COMMANDS.put("demo", new DemoCommand());
+        COMMANDS.put("study", new StudyCommand());
         COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());

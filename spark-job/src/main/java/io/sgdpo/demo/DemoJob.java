@@ -56,8 +56,8 @@ public final class DemoJob {
 
     /** One evaluated policy: the reference or a trained run. */
     public record Outcome(String policy, Path evalDir, int evalPairs, double rewardAccuracy, double rewardMargin,
-                          double chosenReward, double rejectedReward, Double goldExactMatch, int goldPrompts,
-                          Double carryingExactMatch, Double otherExactMatch) {
+                          double chosenReward, double rejectedReward, double logpsChosen, double logpsRejected,
+                          Double goldExactMatch, int goldPrompts, Double carryingExactMatch, Double otherExactMatch) {
     }
 
     /** What the demo produced. */
@@ -73,7 +73,7 @@ public final class DemoJob {
         FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
         boolean generated = data.isEmpty();
         List<String> losses = losses(config);
-        Stages stages = new Stages(progress, 5 + losses.size());
+        Stages stages = new Stages("demo", progress, 5 + losses.size());
         long start = System.nanoTime();
 
         String sftData;
@@ -88,14 +88,14 @@ public final class DemoJob {
                     100 * task.sftNoise(), task.preferencePairs(), task.heldOutPrompts(), files.sft().getParent());
             sftData = path(out, "prep/sft");
             preferenceData = path(out, "prep/preferences");
-            prep(spark, List.of(files.sft().toString()), sftData, config, progress);
-            prep(spark, List.of(files.preferences().toString()), preferenceData, config, progress);
+            prep(spark, List.of(files.sft().toString()), List.of(), sftData, config, progress);
+            prep(spark, List.of(files.preferences().toString()), List.of(), preferenceData, config, progress);
             gold = files.gold().toString();
         } else {
             stages.begin("prep " + String.join(", ", data));
             preferenceData = path(out, "prep");
             sftData = preferenceData;
-            prep(spark, data, preferenceData, config, progress);
+            prep(spark, data, List.of(), preferenceData, config, progress);
         }
 
         stages.begin("sft: the reference policy");
@@ -147,43 +147,55 @@ public final class DemoJob {
      * {@code -Ddemo.losses=sgdpo,dpo,ipo}. Fails before any work when one is unknown or misconfigured.
      */
     static List<String> losses(Config config) {
+        return losses(config, "demo.losses");
+    }
+
+    /**
+     * The distinct losses listed at {@code key} (a list, or a comma-separated string from a -D
+     * override), each checked against the loss.* settings of {@code config}.
+     *
+     * @throws ConfigurationException naming the key when one is unknown, repeated or misconfigured
+     */
+    public static List<String> losses(Config config, String key) {
         List<String> losses;
-        if (config.getValue("demo.losses").valueType() == ConfigValueType.LIST) {
-            losses = config.getStringList("demo.losses");
+        if (config.getValue(key).valueType() == ConfigValueType.LIST) {
+            losses = config.getStringList(key);
         } else {
             losses = new ArrayList<>();
-            for (String name : config.getString("demo.losses").replace("[", "").replace("]", "").split(",")) {
+            for (String name : config.getString(key).replace("[", "").replace("]", "").split(",")) {
                 if (!name.isBlank()) {
                     losses.add(name.strip());
                 }
             }
         }
         if (losses.isEmpty() || losses.size() != new HashSet<>(losses).size()) {
-            throw new ConfigurationException("demo.losses must list distinct losses, got " + losses);
+            throw new ConfigurationException(key + " must list distinct losses, got " + losses);
         }
         for (String loss : losses) {
             try {
                 LossSpec.fromConfig(config.withValue("loss.name", ConfigValueFactory.fromAnyRef(loss))
                         .getConfig("loss"));
             } catch (IllegalArgumentException e) {
-                throw new ConfigurationException("demo.losses: " + e.getMessage());
+                throw new ConfigurationException(key + ": " + e.getMessage());
             }
         }
         return losses;
     }
 
-    private static void prep(SparkSession spark, List<String> inputs, String output, Config config,
-                             PrintStream progress) {
-        PrepJob.Result r = PrepJob.run(spark, inputs, output, config);
+    /** Preps {@code inputs} (and {@code evalInputs}, whole into the eval split) and prints the counts. */
+    public static PrepJob.Result prep(SparkSession spark, List<String> inputs, List<String> evalInputs, String output,
+                            Config config, PrintStream progress) {
+        PrepJob.Result r = PrepJob.run(spark, inputs, evalInputs, output, config);
         JsonNode c = r.manifest().path("counts");
         progress.printf("demo: %s %s: read %d = kept %d + rejected %d (train %d, eval %d)%n",
                 r.status() == PrepJob.Status.UP_TO_DATE ? "up to date:" : "wrote", r.output(), c.path("read").asLong(),
                 c.path("kept").asLong(), c.path("rejected").asLong(), c.path("splits").path("train").asLong(),
                 c.path("splits").path("eval").asLong());
+        return r;
     }
 
     /** The reference checkpoint: a finished SFT run's (its manifest is written last), else train or resume. */
-    private static String sft(SparkSession spark, FileSystem fs, String data, String runDir, Config config,
+    public static String sft(SparkSession spark, FileSystem fs, String data, String runDir, Config config,
                               PrintStream progress) throws IOException {
         Path manifest = new Path(runDir, "_manifest.json");
         if (fs.exists(manifest)) {
@@ -197,7 +209,11 @@ public final class DemoJob {
         return SftJob.run(spark, data, runDir, config, resume, progress).checkpoint().toString();
     }
 
-    private static Outcome evaluate(SparkSession spark, String policy, String data, String checkpoint, String outDir,
+    /**
+     * Evaluates a checkpoint with {@link EvalJob} (gold answers of the generated task when {@code gold}
+     * is not null, scored apart on carrying prompts).
+     */
+    public static Outcome evaluate(SparkSession spark, String policy, String data, String checkpoint, String outDir,
                                     String gold, Config config, PrintStream progress) throws IOException {
         EvalJob.Result r = EvalJob.run(spark, data, checkpoint, outDir, gold, config, progress);
         var m = r.metrics();
@@ -222,7 +238,7 @@ public final class DemoJob {
         }
         return new Outcome(policy, r.output(), r.pairs(), m.get("eval_rewards/accuracies"),
                 m.get("eval_rewards/margins"), m.get("eval_rewards/chosen"), m.get("eval_rewards/rejected"),
-                r.gold() == null ? null : r.gold().exactMatch(), r.gold() == null ? 0 : r.gold().prompts(),
+                m.get("eval_logps/chosen"), m.get("eval_logps/rejected"), r.gold() == null ? null : r.gold().exactMatch(), r.gold() == null ? 0 : r.gold().prompts(),
                 carrying, other);
     }
 
@@ -281,31 +297,36 @@ public final class DemoJob {
     }
 
     /** Numbered stage headers with the time each stage took. */
-    private static final class Stages {
+    public static final class Stages {
+        private final String command;
         private final PrintStream progress;
         private final int total;
         private int current;
         private long started;
         private String name;
 
-        Stages(PrintStream progress, int total) {
+        /** @param command the name in each header, e.g. "demo" */
+        public Stages(String command, PrintStream progress, int total) {
+            this.command = command;
             this.progress = progress;
             this.total = total;
         }
 
-        void begin(String next) {
+        /** Ends the current stage, if any, and starts the next. */
+        public void begin(String next) {
             end();
             current++;
             name = next;
             started = System.nanoTime();
-            progress.printf("%n== demo [%d/%d] %s%n", current, total, next);
+            progress.printf("%n== %s [%d/%d] %s%n", command, current, total, next);
         }
 
-        void end() {
+        /** Ends the current stage, printing its time. */
+        public void end() {
             if (name != null) {
                 String finished = name;
                 name = null;
-                progress.printf("== demo [%d/%d] %s: done in %.0f s%n", current, total, finished,
+                progress.printf("== %s [%d/%d] %s: done in %.0f s%n", command, current, total, finished,
                         (System.nanoTime() - started) / 1e9);
             }
         }
