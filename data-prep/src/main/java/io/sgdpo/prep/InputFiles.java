@@ -1,5 +1,6 @@
 package io.sgdpo.prep;
 
+import io.sgdpo.config.ConfigurationException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -22,15 +23,15 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
+import java.util.Map;
 
 /**
- * Resolves the {@code --input} arguments to files: folders are listed recursively (hidden and
- * {@code _}-prefixed entries skipped, as Hadoop does), each file is checksummed for the manifest and
- * its format detected unless {@code prep.format} fixes it.
+ * Resolves the {@code --input} and {@code --eval-input} arguments to files: folders are listed
+ * recursively (hidden and {@code _}-prefixed entries skipped, as Hadoop does), each file is
+ * checksummed for the manifest and its format detected unless {@code prep.format} fixes it.
  */
 public final class InputFiles {
 
@@ -40,12 +41,49 @@ public final class InputFiles {
     private InputFiles() {
     }
 
+    /** Resolves ordinary inputs only (no eval inputs); see {@link #resolve(List, List, Configuration, PrepSettings)}. */
     public static List<InputFile> resolve(List<String> inputs, Configuration conf, PrepSettings settings) {
+        return resolve(inputs, List.of(), conf, settings);
+    }
+
+    /**
+     * Resolves the ordinary inputs, then the eval inputs, to files indexed in that order. A file
+     * named twice within one list is read once; a file reached from both lists is an error naming it,
+     * since its pairs cannot be both hash-split and wholly eval.
+     *
+     * @param inputs     {@code --input} paths: files or folders, any Hadoop URI; at least one
+     * @param evalInputs {@code --eval-input} paths: files or folders whose pairs all go to the eval split
+     * @throws PrepException          when a path is missing or unreadable, or no input is given
+     * @throws ConfigurationException when a file is reached from both lists
+     */
+    public static List<InputFile> resolve(List<String> inputs, List<String> evalInputs, Configuration conf,
+                                          PrepSettings settings) {
         if (inputs.isEmpty()) {
             throw new PrepException("No input given: pass --input PATH (file or folder, any Hadoop file system)");
         }
-        Set<String> seen = new LinkedHashSet<>();
-        List<FileStatus> files = new ArrayList<>();
+        Map<String, String> ordinary = list(inputs, conf);
+        Map<String, String> eval = list(evalInputs, conf);
+        for (Map.Entry<String, String> e : eval.entrySet()) {
+            String asInput = ordinary.get(e.getKey());
+            if (asInput != null) {
+                throw new ConfigurationException("Input file " + e.getKey() + " is given both as --input (" + asInput
+                        + ") and as --eval-input (" + e.getValue() + "): a file's pairs are either split by hash"
+                        + " (--input) or all eval (--eval-input); name it in one list only");
+            }
+        }
+        List<InputFile> out = new ArrayList<>();
+        for (String qualified : ordinary.keySet()) {
+            out.add(describe(qualified, out.size(), false, conf, settings));
+        }
+        for (String qualified : eval.keySet()) {
+            out.add(describe(qualified, out.size(), true, conf, settings));
+        }
+        return out;
+    }
+
+    /** Qualified path of every data file under the given paths, in order, mapped to the path that named it. */
+    private static Map<String, String> list(List<String> inputs, Configuration conf) {
+        Map<String, String> files = new LinkedHashMap<>();
         for (String input : inputs) {
             Path p = new Path(input);
             try {
@@ -71,31 +109,30 @@ public final class InputFiles {
                     found.add(st);
                 }
                 for (FileStatus f : found) {
-                    if (seen.add(fs.makeQualified(f.getPath()).toString())) {
-                        files.add(f);
-                    }
+                    files.putIfAbsent(fs.makeQualified(f.getPath()).toString(), input);
                 }
             } catch (IOException e) {
                 throw new PrepException("Cannot read input path " + input + ": " + e.getMessage(), e);
             }
         }
-        List<InputFile> out = new ArrayList<>();
-        for (FileStatus f : files) {
-            Path path = f.getPath();
-            try {
-                FileSystem fs = path.getFileSystem(conf);
-                String qualified = fs.makeQualified(path).toString();
-                boolean parquet = path.getName().toLowerCase(Locale.ROOT).endsWith(".parquet");
-                String sha = sha256(fs, path);
-                InputFormat format = settings.format() != InputFormat.AUTO ? settings.format()
-                        : parquet ? detectParquet(conf, path, settings.parser())
-                        : detectJsonl(conf, fs, path, settings.parser());
-                out.add(new InputFile(out.size(), qualified, path.getName(), f.getLen(), sha, parquet, format));
-            } catch (IOException | RuntimeException e) {
-                throw new PrepException("Cannot read input file " + path + ": " + e.getMessage(), e);
-            }
+        return files;
+    }
+
+    private static InputFile describe(String qualified, int index, boolean evalInput, Configuration conf,
+                                      PrepSettings settings) {
+        Path path = new Path(qualified);
+        try {
+            FileSystem fs = path.getFileSystem(conf);
+            FileStatus st = fs.getFileStatus(path);
+            boolean parquet = path.getName().toLowerCase(Locale.ROOT).endsWith(".parquet");
+            String sha = sha256(fs, path);
+            InputFormat format = settings.format() != InputFormat.AUTO ? settings.format()
+                    : parquet ? detectParquet(conf, path, settings.parser())
+                    : detectJsonl(conf, fs, path, settings.parser());
+            return new InputFile(index, qualified, path.getName(), st.getLen(), sha, parquet, format, evalInput);
+        } catch (IOException | RuntimeException e) {
+            throw new PrepException("Cannot read input file " + path + ": " + e.getMessage(), e);
         }
-        return out;
     }
 
     private static boolean isData(Path file, Path root) {

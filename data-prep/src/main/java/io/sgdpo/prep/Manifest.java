@@ -24,7 +24,10 @@ import java.util.HexFormat;
  *
  * <ul>
  *   <li>{@code fingerprint}: SHA-256 over the output version, the inputs (path, size, checksum,
- *       format), the prep/tokenizer config and the tokenizer identity; equal fingerprint = nothing to do;</li>
+ *       format, and the role of an eval input), the prep/tokenizer config and the tokenizer identity;
+ *       equal fingerprint = nothing to do;</li>
+ *   <li>{@code inputs}: one entry per file, with its {@code role}: {@code input} (pairs split by hash)
+ *       or {@code eval-input} (pairs all in the eval split);</li>
  *   <li>{@code counts}: {@code read = kept + rejected}, rejected by reason (duplicates included
  *       under "duplicate" and repeated as {@code duplicates}), truncations, split sizes.</li>
  * </ul>
@@ -42,8 +45,14 @@ public final class Manifest {
         n.put("outputVersion", outputVersion);
         ArrayNode inputs = n.putArray("inputs");
         for (InputFile f : files) {
-            inputs.addObject().put("path", f.path()).put("size", f.size()).put("sha256", f.sha256())
+            ObjectNode in = inputs.addObject().put("path", f.path()).put("size", f.size()).put("sha256", f.sha256())
                     .put("format", f.format().name().toLowerCase());
+            // Only eval inputs add a role: an output built from ordinary inputs alone keeps its
+            // existing fingerprint (no needless rebuild), while moving a file between the lists
+            // still changes it.
+            if (f.evalInput()) {
+                in.put("role", f.role());
+            }
         }
         n.put("config", configJson);
         n.put("tokenizer", spec.identity());
@@ -66,6 +75,7 @@ public final class Manifest {
         for (InputFile f : files) {
             inputs.addObject()
                     .put("path", f.path())
+                    .put("role", f.role())
                     .put("size", f.size())
                     .put("sha256", f.sha256())
                     .put("kind", f.parquet() ? "parquet" : "jsonl")

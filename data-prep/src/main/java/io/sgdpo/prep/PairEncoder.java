@@ -16,13 +16,19 @@ public final class PairEncoder implements Serializable {
     private final Vocabulary vocab;
     private final int maxPromptLength;
     private final int maxTotalLength;
-    private final double evalFraction;
+    private final SplitRule splits;
 
+    /** An encoder for inputs that are all ordinary: the split follows the pair id and {@code prep.evalFraction}. */
     public PairEncoder(Vocabulary vocab, PrepSettings s) {
+        this(vocab, s, SplitRule.byHash(s.evalFraction()));
+    }
+
+    /** An encoder whose pairs get the split {@code splits} decides for their file and id. */
+    public PairEncoder(Vocabulary vocab, PrepSettings s, SplitRule splits) {
         this.vocab = vocab;
         this.maxPromptLength = s.maxPromptLength();
         this.maxTotalLength = s.maxTotalLength();
-        this.evalFraction = s.evalFraction();
+        this.splits = splits;
     }
 
     /** The tokenized pair, or a reject when nothing of a response fits, or truncation made them equal. */
@@ -52,7 +58,7 @@ public final class PairEncoder implements Serializable {
             return PrepOutcome.reject(r.rejectAs(RejectReason.IDENTICAL_RESPONSES,
                     "chosen and rejected are the same after truncation to " + room + " ids"));
         }
-        return PrepOutcome.pair(r, PairId.split(r.pairId, evalFraction), prompt, chosen, rejected,
+        return PrepOutcome.pair(r, splits.split(r.fileIndex, r.pairId), prompt, chosen, rejected,
                 promptCut, chosenCut, rejectedCut);
     }
 

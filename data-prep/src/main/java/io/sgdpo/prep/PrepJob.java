@@ -48,9 +48,15 @@ import static org.apache.spark.sql.functions.col;
  * The data-prep Spark job: raw preference records in, validated and tokenized pair shards out.
  *
  * <pre>
- * inputs --read lines (with file + line)--> parse/validate --dedupe by pair id--> split by pair id
+ * inputs --read lines (with file + line)--> parse/validate --dedupe by pair id--> split (file role, pair id)
  *        --count pieces of the train split--> trimmed vocabulary --encode + truncate--> pairs / rejects
  * </pre>
+ *
+ * <p>Inputs come in two roles. Pairs of an ordinary input ({@code --input}) are split by a hash of
+ * their id with {@code prep.evalFraction}; every pair of an eval input ({@code --eval-input}) goes to
+ * the eval split, for data sets that ship their own held-out file (UltraFeedback's
+ * {@code train_prefs} and {@code test_prefs}). {@link SplitRule} decides both the vocabulary's pairs
+ * and the stored split.
  *
  * Everything is written under a temporary directory beside the output and renamed into place at the
  * end, manifest last; a rerun whose inputs, config and tokenizer match the existing manifest does
@@ -81,18 +87,44 @@ public final class PrepJob {
     }
 
     /**
-     * Runs the job.
+     * Runs the job on ordinary inputs only: every pair's split follows its id and
+     * {@code prep.evalFraction}. Same as {@link #run(SparkSession, List, List, String, Config)} with no
+     * eval inputs.
      *
      * @param inputs files or folders (any Hadoop URI)
      * @param output the output directory (any Hadoop URI); replaced atomically when rebuilt
      * @param config the loaded configuration (see {@link SgdpoConfig#load})
      */
     public static Result run(SparkSession spark, List<String> inputs, String output, Config config) {
+        return run(spark, inputs, List.of(), output, config);
+    }
+
+    /**
+     * Runs the job.
+     *
+     * <p>Every pair of an eval input is in the eval split and none of its text goes into the
+     * vocabulary. Ordinary inputs are still split by hash, so with {@code prep.evalFraction > 0} the
+     * eval split also holds a hash-chosen share of them; set it to 0 to evaluate on the eval inputs
+     * alone. When the same pair (same id) is in an ordinary and in an eval input, the eval copy is kept
+     * and the ordinary one rejected as a duplicate, so no pair is both trained and evaluated on and
+     * the eval inputs lose no pair to the train split; among inputs of one role the first occurrence
+     * (input order, then line) is kept. The role of each file is part of the manifest and of its
+     * fingerprint.
+     *
+     * @param inputs     ordinary inputs: files or folders (any Hadoop URI); at least one
+     * @param evalInputs eval inputs: files or folders whose pairs all go to the eval split; may be
+     *                   empty; a file may not be reached from both lists
+     * @param output     the output directory (any Hadoop URI); replaced atomically when rebuilt
+     * @param config     the loaded configuration (see {@link SgdpoConfig#load})
+     */
+    public static Result run(SparkSession spark, List<String> inputs, List<String> evalInputs, String output,
+                             Config config) {
         long t0 = System.nanoTime();
         PrepSettings settings = PrepSettings.from(config);
         Configuration hconf = spark.sparkContext().hadoopConfiguration();
         TokenizerSpec spec = TokenizerSpec.fromConfig(config, hconf);
-        List<InputFile> files = InputFiles.resolve(inputs, hconf, settings);
+        List<InputFile> files = InputFiles.resolve(inputs, evalInputs, hconf, settings);
+        SplitRule splits = SplitRule.of(files, settings.evalFraction());
         String configJson = SgdpoConfig.renderJson(config, CONFIG_NAMESPACES);
         String fingerprint = Manifest.fingerprint(OUTPUT_VERSION, files, configJson, spec);
 
@@ -105,7 +137,9 @@ public final class PrepJob {
         } catch (IOException e) {
             throw new PrepException("Cannot open output " + output + ": " + e.getMessage(), e);
         }
-        checkOutputOutsideInputs(inputs, out, hconf);
+        List<String> allInputs = new ArrayList<>(inputs);
+        allInputs.addAll(evalInputs);
+        checkOutputOutsideInputs(allInputs, out, hconf);
         ObjectNode existing = Manifest.readIfComplete(fs, out);
         if (existing != null && fingerprint.equals(existing.path("fingerprint").asText())) {
             LOG.info("Output {} is up to date (fingerprint {}): nothing to do", out, fingerprint);
@@ -137,7 +171,8 @@ public final class PrepJob {
 
             // Only ids and positions travel to find duplicates; records stay where they are.
             Map<String, Position> firstOfDuplicated = parsed.filter(ParsedRecord::isPair)
-                    .mapToPair(p -> new Tuple2<>(p.pairId, new Position(p.fileIndex, p.line, 1)))
+                    .mapToPair(p -> new Tuple2<>(p.pairId,
+                            new Position(byIndex[p.fileIndex].evalInput(), p.fileIndex, p.line, 1)))
                     .reduceByKey(Position::earlier)
                     .filter(t -> t._2().count > 1)
                     .collectAsMap();
@@ -146,9 +181,9 @@ public final class PrepJob {
             JavaRDD<ParsedRecord> deduped = parsed.map(p -> markDuplicate(p, dupes.value(), byIndex));
             phases.done("parse_dedupe");
 
-            Vocabulary vocab = buildVocabulary(deduped, spec, settings);
+            Vocabulary vocab = buildVocabulary(deduped, spec, settings, splits);
             phases.done("vocabulary");
-            Broadcast<PairEncoder> encoder = jsc.broadcast(new PairEncoder(vocab, settings));
+            Broadcast<PairEncoder> encoder = jsc.broadcast(new PairEncoder(vocab, settings, splits));
             broadcasts.add(encoder);
             JavaRDD<PrepOutcome> outcomes = deduped
                     .map(p -> p.isPair() ? encoder.value().encode(p) : PrepOutcome.reject(p));
@@ -348,25 +383,35 @@ public final class PrepJob {
     /** Where a record sits in the input, and how many records share its pair id. */
     static final class Position implements Serializable {
         private static final long serialVersionUID = 1L;
+        final boolean evalInput;
         final int fileIndex;
         final long line;
         final long count;
 
-        Position(int fileIndex, long line, long count) {
+        Position(boolean evalInput, int fileIndex, long line, long count) {
+            this.evalInput = evalInput;
             this.fileIndex = fileIndex;
             this.line = line;
             this.count = count;
         }
 
-        /** The earlier position (input order, then line) with the summed count. */
+        /**
+         * The position whose record is kept, with the summed count: one in an eval input before one in
+         * an ordinary input (a pair of the held-out file must not be trained on, and the held-out file
+         * stays whole), then input order, then line.
+         */
         static Position earlier(Position a, Position b) {
-            boolean aFirst = a.fileIndex != b.fileIndex ? a.fileIndex < b.fileIndex : a.line <= b.line;
+            boolean aFirst = a.evalInput != b.evalInput ? a.evalInput
+                    : a.fileIndex != b.fileIndex ? a.fileIndex < b.fileIndex : a.line <= b.line;
             Position first = aFirst ? a : b;
-            return new Position(first.fileIndex, first.line, a.count + b.count);
+            return new Position(first.evalInput, first.fileIndex, first.line, a.count + b.count);
         }
     }
 
-    /** Keeps the first occurrence (input order, then line) of a pair id; the others become duplicates. */
+    /**
+     * Keeps one occurrence of a pair id (see {@link Position#earlier}: eval inputs first, then input
+     * order, then line); the others become duplicates.
+     */
     private static ParsedRecord markDuplicate(ParsedRecord p, Map<String, Position> firstOfDuplicated,
                                               InputFile[] files) {
         if (!p.isPair()) {
@@ -392,14 +437,17 @@ public final class PrepJob {
         }
     }
 
-    /** Counts pieces of the train split (prompt and both responses) and keeps the K most frequent. */
-    private static Vocabulary buildVocabulary(JavaRDD<ParsedRecord> deduped, TokenizerSpec spec, PrepSettings s) {
+    /**
+     * Counts pieces of the train split (prompt and both responses) and keeps the K most frequent; eval
+     * pairs, eval inputs included, never shape the vocabulary.
+     */
+    private static Vocabulary buildVocabulary(JavaRDD<ParsedRecord> deduped, TokenizerSpec spec, PrepSettings s,
+                                              SplitRule splits) {
         if (s.vocabSize() == 0) {
             return Vocabulary.fromCounts(spec, Map.of(), 0);
         }
-        double evalFraction = s.evalFraction();
         List<Tuple2<String, Long>> top = deduped
-                .filter(p -> p.isPair() && PairSchema.TRAIN.equals(PairId.split(p.pairId, evalFraction)))
+                .filter(p -> p.isPair() && splits.isTrain(p.fileIndex, p.pairId))
                 .mapPartitionsToPair(it -> {
                     Segmenter seg = Segmenters.get(spec);
                     Map<String, Long> local = new HashMap<>();

@@ -68,6 +68,13 @@ abstract class JobCommand implements Sgdpo.Command {
     /** The flags this invocation must have (may depend on its switches). */
     abstract List<String> required(Args args);
 
+    /**
+     * Checks how the flags combine, before any config is loaded or Spark started; throws
+     * {@link ConfigurationException} (a usage error, exit 2) naming the offending flag and value.
+     */
+    void validate(Args args) {
+    }
+
     /** Runs the job; throws {@link ConfigurationException} for bad config, anything else for a failed job. */
     abstract void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception;
 
@@ -89,6 +96,7 @@ abstract class JobCommand implements Sgdpo.Command {
                 throw new ConfigurationException(String.join(", ", required(args)) + " are required; missing "
                         + String.join(", ", missing));
             }
+            validate(args);
             confFile = args.value("--conf") == null ? null : new File(args.value("--conf"));
         } catch (ConfigurationException e) {
             err.println("sgdpo " + name() + ": " + e.getMessage());

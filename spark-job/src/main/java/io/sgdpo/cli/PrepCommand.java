@@ -2,9 +2,13 @@ package io.sgdpo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
+import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.prep.PrepJob;
 import java.io.PrintStream;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 
 /** {@code sgdpo prep}: runs {@link PrepJob}. */
@@ -17,17 +21,23 @@ final class PrepCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo prep --input PATH... --output DIR [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo prep --input PATH... [--eval-input PATH...] --output DIR [--conf FILE] [-Dkey=value...]");
         s.println();
-        s.println("  --input PATH...  JSONL (plain or .gz) or Parquet files or folders, any Hadoop URI");
-        s.println("                   (file://, hdfs://); repeat the flag or list several paths");
-        s.println("  --output DIR     output folder: pairs/ (Parquet shards), rejects/, vocab.json, _manifest.json");
-        s.println("  --conf FILE      HOCON config file; keys documented in data-prep's reference.conf");
-        s.println("  -Dkey=value      config override, e.g. -Dprep.evalFraction=0.1 -Dtokenizer.vocabSize=16000;");
-        s.println("                   spark.* keys go to Spark, e.g. -Dspark.master=local[2] (default local[*])");
+        s.println("  --input PATH...       JSONL (plain or .gz) or Parquet files or folders, any Hadoop URI");
+        s.println("                        (file://, hdfs://); repeat the flag or list several paths. Each pair");
+        s.println("                        goes to the eval split by a hash of its id (prep.evalFraction)");
+        s.println("  --eval-input PATH...  files or folders whose pairs all go to the eval split, for data sets");
+        s.println("                        that ship a held-out file (UltraFeedback's test_prefs); their text is");
+        s.println("                        not in the vocabulary, and a pair also in an --input is kept here only.");
+        s.println("                        prep.evalFraction still applies to --input (set it to 0 to evaluate on");
+        s.println("                        these files alone); a path may not be both --input and --eval-input");
+        s.println("  --output DIR          output folder: pairs/ (Parquet shards), rejects/, vocab.json, _manifest.json");
+        s.println("  --conf FILE           HOCON config file; keys documented in data-prep's reference.conf");
+        s.println("  -Dkey=value           config override, e.g. -Dprep.evalFraction=0.1 -Dtokenizer.vocabSize=16000;");
+        s.println("                        spark.* keys go to Spark, e.g. -Dspark.master=local[2] (default local[*])");
         s.println();
-        s.println("Rerunning with the same inputs and config does nothing. Exit status: 0 ok, 1 job failed");
-        s.println("(unreadable input, too many rejects: see prep.maxRejectFraction), 2 usage or config error.");
+        s.println("Rerunning with the same inputs (and roles) and config does nothing. Exit status: 0 ok, 1 job");
+        s.println("failed (unreadable input, too many rejects: see prep.maxRejectFraction), 2 usage or config error.");
     }
 
     @Override
@@ -42,7 +52,7 @@ final class PrepCommand extends JobCommand {
 
     @Override
     List<String> listFlags() {
-        return List.of("--input");
+        return List.of("--input", "--eval-input");
     }
 
     @Override
@@ -50,9 +60,38 @@ final class PrepCommand extends JobCommand {
         return List.of("--input", "--output");
     }
 
+    /**
+     * A path named both as --input and as --eval-input is a usage error: its pairs cannot be both
+     * hash-split and all eval. Paths are compared after Hadoop's normalization (repeated and trailing
+     * slashes); files reached both ways through folders or other spellings are caught by the job.
+     */
+    @Override
+    void validate(Args args) {
+        Set<String> inputs = new HashSet<>();
+        for (String input : args.all("--input")) {
+            inputs.add(normalized(input));
+        }
+        for (String eval : args.all("--eval-input")) {
+            if (inputs.contains(normalized(eval))) {
+                throw new ConfigurationException("--eval-input " + eval + " is also an --input: a path's pairs are"
+                        + " either split by hash (--input) or all eval (--eval-input); name it once");
+            }
+        }
+    }
+
+    private static String normalized(String path) {
+        try {
+            return new Path(path).toString();
+        } catch (IllegalArgumentException e) {
+            // Not a valid Hadoop path: compare as typed; the job reports it.
+            return path;
+        }
+    }
+
     @Override
     void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
-        report(PrepJob.run(spark, args.all("--input"), args.value("--output"), config), out);
+        report(PrepJob.run(spark, args.all("--input"), args.all("--eval-input"), args.value("--output"), config),
+                out);
     }
 
     private static void report(PrepJob.Result r, PrintStream out) {

@@ -8,13 +8,12 @@ import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.prep.InputFormat;
 import io.sgdpo.prep.PairEncoder;
-import io.sgdpo.prep.PairId;
-import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.ParsedRecord;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.PrepOutcome;
 import io.sgdpo.prep.PrepSettings;
 import io.sgdpo.prep.RecordParser;
+import io.sgdpo.prep.SplitRule;
 import io.sgdpo.prep.tokenize.Segmenter;
 import io.sgdpo.prep.tokenize.Segmenters;
 import io.sgdpo.prep.tokenize.TokenizerSpec;
@@ -243,9 +242,10 @@ public final class PrepBenchmark {
             }
         }
         Segmenter seg = Segmenters.get(spec);
+        SplitRule splits = SplitRule.byHash(s.evalFraction());
         Map<String, Long> counts = new HashMap<>();
         for (ParsedRecord p : kept) {
-            if (PairSchema.TRAIN.equals(PairId.split(p.pairId, s.evalFraction()))) {
+            if (splits.isTrain(p.fileIndex, p.pairId)) {
                 for (String text : new String[]{p.prompt, p.chosen, p.rejected}) {
                     for (String piece : seg.segment(text)) {
                         if (piece.length() > 1) {
@@ -255,7 +255,7 @@ public final class PrepBenchmark {
                 }
             }
         }
-        PairEncoder encoder = new PairEncoder(Vocabulary.fromCounts(spec, counts, s.vocabSize()), s);
+        PairEncoder encoder = new PairEncoder(Vocabulary.fromCounts(spec, counts, s.vocabSize()), s, splits);
         long ids = 0;
         for (ParsedRecord p : kept) {
             PrepOutcome o = encoder.encode(p);
