@@ -36,6 +36,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,9 +49,10 @@ import java.util.zip.GZIPInputStream;
  * (the loop writes no Parquet and computes no input checksum: it is the work Spark parallelizes).
  *
  * <p>Input: the HH-RLHF test file replicated {@code --copies} times; each copy tags its prompts
- * ("[copy k]") so that copies are distinct pairs rather than duplicates. Reports the median of
- * {@code --repeats} timed runs per variant (variants take turns, after one untimed warm-up round), and the ratios of those
- * medians, in {@code OUT/prep.json} and as a line appended to {@code OUT/prep.md}.
+ * ("[copy k]") so that copies are distinct pairs rather than duplicates. Reports every figure of
+ * {@code --repeats} timed runs per variant (variants take turns, after one untimed warm-up round) with
+ * its median, min and max ({@link RepeatFigures}), and the ratios of the medians, in
+ * {@code OUT/prep.json}, and the medians as a line appended to {@code OUT/prep.md}.
  *
  * <pre>sgdpo bench-prep [--hh FILE] [--copies 12] [--repeats 3] [--out bench] [--work bench/out]</pre>
  */
@@ -67,7 +69,7 @@ public final class PrepBenchmark {
         s.println("Usage: sgdpo bench-prep [--hh FILE] [--copies N] [--repeats R] [--out DIR] [--work DIR]");
         s.println("  --hh FILE     HH-RLHF jsonl.gz (default ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz)");
         s.println("  --copies N    replicate the file N times with distinct prompts (default 12)");
-        s.println("  --repeats R   timed runs per variant, median reported (default 3)");
+        s.println("  --repeats R   timed runs per variant; median, min and max reported (default 3)");
         s.println("  --out DIR     where prep.json and prep.md go (default bench)");
         s.println("  --work DIR    scratch folder for input and outputs (default bench/out)");
     }
@@ -150,22 +152,34 @@ public final class PrepBenchmark {
         root.put("repeats", repeats);
         root.put("tokenizer", TokenizerSpec.fromConfig(config, new org.apache.hadoop.conf.Configuration()).identity());
         root.put("vocabSize", settings.vocabSize());
-        ArrayNode res = root.putArray("results");
+        Map<String, String> figures = new LinkedHashMap<>();
+        figures.put("seconds", "wall-clock seconds of one timed run (loop: in memory; Spark: the whole job,"
+                + " session start and stop excluded)");
+        figures.put("pairsPerSecond", "input records / seconds of that run");
+        RepeatFigures.describe(root, figures, "pairsPerSecond", List.of(
+                new RepeatFigures.Ratio("local[1]/loop", variants.get(1).name, loop.name),
+                new RepeatFigures.Ratio("local[2]/loop", variants.get(2).name, loop.name),
+                new RepeatFigures.Ratio("local[2]/local[1]", variants.get(2).name, variants.get(1).name)));
+        ArrayNode res = root.putArray(RepeatFigures.RESULTS);
+        Map<String, Double> pairsPerSecond = new HashMap<>();
         for (Variant v : variants) {
+            double[] seconds = v.seconds.stream().mapToDouble(Double::doubleValue).toArray();
+            RepeatFigures f = new RepeatFigures().add("seconds", seconds).addRate("pairsPerSecond", records, seconds);
             ObjectNode n = res.addObject();
-            n.put("variant", v.name);
-            ArrayNode s = n.putArray("seconds");
-            v.seconds.forEach(s::add);
-            n.put("medianSeconds", round(v.median()));
-            n.put("pairsPerSecond", Math.round(records / v.median()));
+            n.put(RepeatFigures.VARIANT, v.name);
+            n.put("medianSeconds", round(f.median("seconds")));
+            n.put("pairsPerSecond", Math.round(f.median("pairsPerSecond")));
+            f.writeTo(n);
+            pairsPerSecond.put(v.name, f.median("pairsPerSecond"));
         }
-        double l1 = variants.get(1).median();
-        double l2 = variants.get(2).median();
-        double base = loop.median();
+        // Throughput ratios of medians (> 1 = the numerator is faster).
+        double base = pairsPerSecond.get(loop.name);
+        double l1 = pairsPerSecond.get(variants.get(1).name);
+        double l2 = pairsPerSecond.get(variants.get(2).name);
         ObjectNode ratios = root.putObject("ratios");
-        ratios.put("local1_vs_loop", round(base / l1));
-        ratios.put("local2_vs_loop", round(base / l2));
-        ratios.put("local2_vs_local1", round(l1 / l2));
+        ratios.put("local1_vs_loop", round(l1 / base));
+        ratios.put("local2_vs_loop", round(l2 / base));
+        ratios.put("local2_vs_local1", round(l2 / l1));
         root.put("note", "ratios are throughput ratios of medians measured in this run (> 1 = faster than the"
                 + " denominator). The loop does parse + dedupe + vocabulary count + tokenize + truncate in memory;"
                 + " the Spark job also checksums the input and writes Parquet pairs, rejects, vocab and manifest.");
@@ -183,8 +197,8 @@ public final class PrepBenchmark {
         String line = String.format("| %s | %d | %.1f / %.1f | %d | %d | %d | %d | %.2f | %.2f | %.2f | `%s` |%n",
                 root.path("date").asText().substring(0, 16), machine.path("cores").asInt(),
                 machine.path("loadAverage1mBefore").asDouble(), machine.path("loadAverage1mAfter").asDouble(), records,
-                Math.round(records / base), Math.round(records / l1), Math.round(records / l2),
-                base / l1, base / l2, l1 / l2, root.path("command").asText());
+                Math.round(base), Math.round(l1), Math.round(l2), l1 / base, l2 / base, l2 / l1,
+                root.path("command").asText());
         Files.writeString(md, line, StandardOpenOption.APPEND);
         out.print(om.writeValueAsString(root.path("results")) + "\n");
         out.println("ratios: " + ratios);
@@ -321,11 +335,6 @@ public final class PrepBenchmark {
         Variant(String name, String master) {
             this.name = name;
             this.master = master;
-        }
-
-        double median() {
-            double[] s = seconds.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
         }
     }
 }

@@ -42,6 +42,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -57,7 +58,8 @@ import java.util.zip.GZIPInputStream;
  * initialised decoder of the default {@code model.*} sizes (scores do not depend on the weights'
  * values, only the work does). Variants: the whole job on local[1] and local[2], and, for scale,
  * a plain single-JVM loop over the same pairs through {@link SequenceLogProbs} without Spark.
- * Median of {@code --repeats} timed runs after a warm-up round, variants taking turns.
+ * {@code --repeats} timed runs after a warm-up round, variants taking turns; every figure is recorded
+ * per run with its median, min and max ({@link RepeatFigures}), and the ratios are of medians.
  *
  * <pre>sgdpo bench-ref-logps [--hh FILE] [--pairs 300] [--shards 8] [--repeats 3] [--out bench] [--work bench/out]</pre>
  */
@@ -72,7 +74,7 @@ public final class RefLogpsBenchmark {
         s.println("  --hh FILE     HH-RLHF jsonl.gz (default ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz)");
         s.println("  --pairs N     records taken from the start of the file (default 300)");
         s.println("  --shards S    about this many prep shards (default 8)");
-        s.println("  --repeats R   timed runs per variant, median reported (default 3)");
+        s.println("  --repeats R   timed runs per variant; median, min and max reported (default 3)");
         s.println("  --out DIR     where ref-logps.json and ref-logps.md go (default bench)");
         s.println("  --work DIR    scratch folder (default bench/out)");
     }
@@ -217,27 +219,48 @@ public final class RefLogpsBenchmark {
         mm.put("outputLayerShapeGflopsPerSecond", round(head.flops / 1e9));
         mm.put("note", "median of 10 timed FLOAT mmuls after 3 warm-ups, ND4J's default threads (all cores);"
                 + " the bound below uses the 1024^3 figure");
-        ArrayNode res = root.putArray("results");
         double flopsPerToken = model.forwardFlopsPerToken();
+        Map<String, String> figures = new LinkedHashMap<>();
+        figures.put("seconds", "wall-clock seconds of one timed run (Spark: the whole job, session start and stop"
+                + " excluded)");
+        figures.put("pairsPerSecond", "pairs / seconds of that run");
+        figures.put("tokensPerSecond", "real tokens (2 x prompt + chosen + rejected per pair) / seconds");
+        figures.put("paddedPositionsPerSecond", "positions the decoder computes (2 x maxLength per pair) / seconds");
+        figures.put("fractionOfMatmulBound", "forwardFlopsPerToken x tokensPerSecond / ND4J 1024^3 mmul FLOP/s");
+        figures.put("fractionOfMatmulBoundPadded", "the same with paddedPositionsPerSecond");
+        RepeatFigures.describe(root, figures, "tokensPerSecond", List.of(
+                new RepeatFigures.Ratio("local[2]/local[1]", variants.get(1).name, variants.get(0).name),
+                new RepeatFigures.Ratio("local[1]/loop", variants.get(0).name, loop.name),
+                new RepeatFigures.Ratio("local[2]/loop", variants.get(1).name, loop.name)));
+        ArrayNode res = root.putArray(RepeatFigures.RESULTS);
+        Map<String, Double> tokensPerSecond = new HashMap<>();
         for (Variant v : variants) {
+            double[] seconds = v.seconds.stream().mapToDouble(Double::doubleValue).toArray();
+            RepeatFigures f = new RepeatFigures().add("seconds", seconds)
+                    .addRate("pairsPerSecond", pairs.size(), seconds)
+                    .addRate("tokensPerSecond", tokens, seconds)
+                    .addRate("paddedPositionsPerSecond", padded, seconds)
+                    .addRate("fractionOfMatmulBound", flopsPerToken * tokens / square.flops, seconds)
+                    .addRate("fractionOfMatmulBoundPadded", flopsPerToken * padded / square.flops, seconds);
             ObjectNode n = res.addObject();
-            n.put("variant", v.name);
-            ArrayNode s = n.putArray("seconds");
-            v.seconds.forEach(x -> s.add(round(x)));
-            double med = v.median();
-            n.put("medianSeconds", round(med));
-            n.put("pairsPerSecond", round(pairs.size() / med));
-            n.put("tokensPerSecond", Math.round(tokens / med));
-            n.put("paddedPositionsPerSecond", Math.round(padded / med));
-            n.put("fractionOfMatmulBound", round4(flopsPerToken * tokens / med / square.flops));
-            n.put("fractionOfMatmulBoundPadded", round4(flopsPerToken * padded / med / square.flops));
+            n.put(RepeatFigures.VARIANT, v.name);
+            n.put("medianSeconds", round(f.median("seconds")));
+            n.put("pairsPerSecond", round(f.median("pairsPerSecond")));
+            n.put("tokensPerSecond", Math.round(f.median("tokensPerSecond")));
+            n.put("paddedPositionsPerSecond", Math.round(f.median("paddedPositionsPerSecond")));
+            n.put("fractionOfMatmulBound", round4(f.median("fractionOfMatmulBound")));
+            n.put("fractionOfMatmulBoundPadded", round4(f.median("fractionOfMatmulBoundPadded")));
+            f.writeTo(n);
+            tokensPerSecond.put(v.name, f.median("tokensPerSecond"));
         }
-        double l1 = variants.get(0).median();
-        double l2 = variants.get(1).median();
+        // Throughput ratios of medians (> 1 = the numerator is faster).
+        double l1 = tokensPerSecond.get(variants.get(0).name);
+        double l2 = tokensPerSecond.get(variants.get(1).name);
+        double loopTps = tokensPerSecond.get(loop.name);
         ObjectNode ratios = root.putObject("ratios");
-        ratios.put("local2_vs_local1", round(l1 / l2));
-        ratios.put("local1_vs_loop", round(loop.median() / l1));
-        ratios.put("local2_vs_loop", round(loop.median() / l2));
+        ratios.put("local2_vs_local1", round(l2 / l1));
+        ratios.put("local1_vs_loop", round(l1 / loopTps));
+        ratios.put("local2_vs_loop", round(l2 / loopTps));
         root.put("note", "tokens = 2 x prompt + chosen + rejected ids per pair (what the two rows of a pair hold);"
                 + " the decoder computes every one of the maxLength positions of a row, so the padded figure is the"
                 + " work actually done. fractionOfMatmulBound = forwardFlopsPerToken x tokens/s / ND4J 1024^3 mmul"
@@ -264,7 +287,7 @@ public final class RefLogpsBenchmark {
                 r.get(2).path("tokensPerSecond").asLong(), r.get(0).path("tokensPerSecond").asLong(),
                 r.get(1).path("tokensPerSecond").asLong(), r.get(0).path("fractionOfMatmulBound").asDouble(),
                 r.get(1).path("fractionOfMatmulBound").asDouble(),
-                r.get(1).path("fractionOfMatmulBoundPadded").asDouble(), l1 / l2, root.path("command").asText());
+                r.get(1).path("fractionOfMatmulBoundPadded").asDouble(), l2 / l1, root.path("command").asText());
         Files.writeString(md, line, StandardOpenOption.APPEND);
         out.print(om.writeValueAsString(root.path("results")) + "\n");
         out.println("ratios: " + ratios);
@@ -357,11 +380,6 @@ public final class RefLogpsBenchmark {
         Variant(String name, String master) {
             this.name = name;
             this.master = master;
-        }
-
-        double median() {
-            double[] s = seconds.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
         }
     }
 }

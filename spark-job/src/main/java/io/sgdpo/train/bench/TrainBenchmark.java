@@ -15,15 +15,17 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.prep.bench.MatmulRate;
+import io.sgdpo.prep.bench.RepeatFigures;
 import io.sgdpo.train.DistributedTrainer;
 import io.sgdpo.train.TrainingMasters;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
+import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,7 +43,8 @@ import org.nd4j.linalg.learning.config.Adam;
  * {@code ComputationGraph.fit}, and through Spark local[1] and local[2] with each training master.
  * Reports tokens/s (prompt + response tokens of both rows of every pair), model-FLOP utilisation
  * (3 x forward FLOPs of every processed position per second, over ND4J's float32 matmul rate
- * measured in the same run), the Spark/plain ratios and the local[2]/local[1] scaling.
+ * measured in the same run), the Spark/plain ratios and the local[2]/local[1] scaling. Every figure
+ * is recorded per repeat with its median, min and max ({@link RepeatFigures}); ratios are of medians.
  */
 public final class TrainBenchmark {
 
@@ -82,6 +85,8 @@ public final class TrainBenchmark {
         out.printf("bench-train: %s, %d minibatches of %d pairs, %d tokens; ND4J matmul %.2f GFLOP/s%n", model,
                 minibatches, pairsPerBatch, tokens, matmul / 1e9);
 
+        // Other processes on the machine skew every figure: the 1-minute load average tells.
+        double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         Map<String, double[]> seconds = new LinkedHashMap<>();
         for (Variant v : VARIANTS) {
             seconds.put(v.name(), new double[repeats]);
@@ -96,16 +101,38 @@ public final class TrainBenchmark {
             }
         }
 
+        double loadAfter = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+
         ObjectMapper json = new ObjectMapper();
         ObjectNode report = json.createObjectNode();
+        report.put("benchmark", "train");
+        report.put("date", Instant.now().toString());
         report.put("command", "./sgdpo bench-train --minibatches " + minibatches + " --repeats " + repeats);
         report.put("model", model.toString());
         report.put("pairs_per_minibatch", pairsPerBatch);
         report.put("minibatches", minibatches);
         report.put("tokens", tokens);
         report.put("matmul_gflops", matmul / 1e9);
-        report.set("machine", machine(json));
-        ArrayNode variants = report.putArray("variants");
+        ObjectNode machine = machine(json);
+        machine.put("loadAverage1mBefore", Math.round(loadBefore * 1000) / 1000.0);
+        machine.put("loadAverage1mAfter", Math.round(loadAfter * 1000) / 1000.0);
+        report.set("machine", machine);
+        Map<String, String> figures = new LinkedHashMap<>();
+        figures.put("seconds", "wall-clock seconds to fit all minibatches once (Spark: fit only, session start,"
+                + " RDD caching and stop excluded)");
+        figures.put("tokensPerSecond", "prompt + response tokens of both rows of every pair / seconds");
+        figures.put("mfu", "3 x forward FLOPs of every processed position / seconds / ND4J float32 matmul FLOP/s");
+        List<RepeatFigures.Ratio> ratioDefinitions = new ArrayList<>();
+        for (String master : List.of("parameterAveraging", "sharedTraining")) {
+            ratioDefinitions.add(new RepeatFigures.Ratio(master + " local[1]/plain", "spark local[1] " + master,
+                    "plain"));
+            ratioDefinitions.add(new RepeatFigures.Ratio(master + " local[2]/plain", "spark local[2] " + master,
+                    "plain"));
+            ratioDefinitions.add(new RepeatFigures.Ratio(master + " local[2]/local[1]", "spark local[2] " + master,
+                    "spark local[1] " + master));
+        }
+        RepeatFigures.describe(report, figures, "tokensPerSecond", ratioDefinitions);
+        ArrayNode variants = report.putArray(RepeatFigures.RESULTS);
         Map<String, Double> medianTps = new LinkedHashMap<>();
         StringBuilder md = new StringBuilder("# Training throughput\n\n");
         md.append("Command: `").append(report.get("command").asText()).append("`  \n");
@@ -113,24 +140,26 @@ public final class TrainBenchmark {
                 .append(pairsPerBatch).append(" pairs; ND4J float32 matmul ").append(String.format("%.2f", matmul / 1e9))
                 .append(" GFLOP/s; ").append(report.get("machine").get("cores").asInt()).append(" cores, ")
                 .append(report.get("machine").get("cpu").asText()).append(", Java ")
-                .append(System.getProperty("java.version")).append(".\n\n");
+                .append(System.getProperty("java.version"))
+                .append(String.format("; 1-minute load average %.1f before, %.1f after.%n%n", loadBefore, loadAfter));
         md.append("| variant | median s | min s | max s | tokens/s | MFU |\n|---|---|---|---|---|---|\n");
+        double flopsPerRun = 3.0 * model.forwardFlopsPerToken() * positions;
         for (Variant v : VARIANTS) {
-            double[] s = seconds.get(v.name()).clone();
-            Arrays.sort(s);
-            double median = s[s.length / 2];
-            double tps = tokens / median;
-            double mfu = 3.0 * model.forwardFlopsPerToken() * positions / median / matmul;
+            RepeatFigures f = new RepeatFigures().add("seconds", seconds.get(v.name()))
+                    .addRate("tokensPerSecond", tokens, seconds.get(v.name()))
+                    .addRate("mfu", flopsPerRun / matmul, seconds.get(v.name()));
+            double tps = f.median("tokensPerSecond");
             medianTps.put(v.name(), tps);
             ObjectNode n = variants.addObject();
-            n.put("variant", v.name());
-            n.put("median_s", median);
-            n.put("min_s", s[0]);
-            n.put("max_s", s[s.length - 1]);
+            n.put(RepeatFigures.VARIANT, v.name());
+            n.put("median_s", f.median("seconds"));
+            n.put("min_s", f.min("seconds"));
+            n.put("max_s", f.max("seconds"));
             n.put("tokens_per_s", tps);
-            n.put("mfu", mfu);
-            md.append(String.format("| %s | %.2f | %.2f | %.2f | %.0f | %.4f |%n", v.name(), median, s[0],
-                    s[s.length - 1], tps, mfu));
+            n.put("mfu", f.median("mfu"));
+            f.writeTo(n);
+            md.append(String.format("| %s | %.2f | %.2f | %.2f | %.0f | %.4f |%n", v.name(), f.median("seconds"),
+                    f.min("seconds"), f.max("seconds"), tps, f.median("mfu")));
         }
         ObjectNode ratios = report.putObject("ratios");
         md.append("\nRatios of medians from the same run:\n\n");
