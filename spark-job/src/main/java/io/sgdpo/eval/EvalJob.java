@@ -92,6 +92,15 @@ public final class EvalJob {
     }
 
     /**
+     * Checks the eval.* and loss.* settings of {@code config} without running anything.
+     *
+     * @throws ConfigurationException naming the key
+     */
+    public static void validate(Config config) {
+        Settings.of(config);
+    }
+
+    /**
      * @param dataDir    a ref-logps output (or a prep output, for losses without a reference)
      * @param checkpoint a checkpoint folder
      * @param goldFile   a gold answers file, or null

@@ -10,7 +10,15 @@ import com.typesafe.config.ConfigValueType;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.demo.DemoJob;
+import io.sgdpo.demo.ArithmeticTask;
+import io.sgdpo.eval.EvalJob;
 import io.sgdpo.loss.LossSpec;
+import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.prep.PrepSettings;
+import io.sgdpo.prep.tokenize.Vocabulary;
+import io.sgdpo.prep.ref.RefSettings;
+import io.sgdpo.train.SftJob;
+import io.sgdpo.train.TrainJob;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -145,13 +153,14 @@ public record StudySettings(List<String> losses, List<Long> seeds, Map<String, C
             if (!names.add(d.name())) {
                 throw new ConfigurationException("study.datasets[" + i + "].name: " + d.name() + " appears twice");
             }
+            checkStages(d, "data set " + d.name() + " (study.datasets[" + i + "])");
             for (String loss : losses) {
                 Config run = d.runConfig(loss, lossSettings.get(loss), seeds.get(0));
                 try {
-                    LossSpec.fromConfig(run.getConfig("loss"));
+                    TrainJob.validate(run);
                 } catch (IllegalArgumentException e) {
                     throw new ConfigurationException("loss " + loss + " on data set " + d.name() + " (study.lossSettings."
-                            + loss + " over its loss.*): " + e.getMessage(), e);
+                            + loss + " over its loss.* and train.*): " + e.getMessage(), e);
                 }
             }
             datasets.add(d);
@@ -165,12 +174,38 @@ public record StudySettings(List<String> losses, List<Long> seeds, Map<String, C
                     .orElseThrow(() -> new ConfigurationException("study.sweep.dataset: " + sweepDataset
                             + " is not the name of a data set in study.datasets " + names));
             try {
-                LossSpec.fromConfig(sweep.runConfig(d, sweep.r1().get(0), sweep.r2().get(0), 0).getConfig("loss"));
+                TrainJob.validate(sweep.runConfig(d, sweep.r1().get(0), sweep.r2().get(0), 0));
             } catch (IllegalArgumentException e) {
                 throw new ConfigurationException("study.sweep: " + e.getMessage(), e);
             }
         }
         return new StudySettings(losses, seeds, lossSettings, datasets, sweep);
+    }
+
+    /**
+     * The checks every stage of a data set would make when it starts (prep, model sizes, SFT,
+     * ref-logps, evaluation, the generated task), made before the study's first stage.
+     */
+    private static void checkStages(Dataset d, String where) {
+        Config c = d.config();
+        try {
+            PrepSettings prep = PrepSettings.from(c);
+            RefSettings.from(c);
+            SftJob.validate(c);
+            EvalJob.validate(d.scoringConfig());
+            if (d.generated()) {
+                ArithmeticTask.Settings.of(c.getConfig("demo.task"));
+            }
+            // the largest vocabulary prep can write: every kept piece after the byte, EOS and PAD ids
+            DecoderConfig.fromConfig(c.getConfig("model"), Vocabulary.FIRST_PIECE_ID + c.getInt("tokenizer.vocabSize"));
+            int maxLength = c.getInt("model.maxLength");
+            if (prep.maxTotalLength() > maxLength + 1) {
+                throw new ConfigurationException("prep.maxTotalLength " + prep.maxTotalLength()
+                        + " > model.maxLength + 1 = " + (maxLength + 1) + ": the model could not read what prep writes");
+            }
+        } catch (IllegalArgumentException | ConfigException e) {
+            throw new ConfigurationException(where + ": " + e.getMessage(), e);
+        }
     }
 
     private static Dataset dataset(Config config, Config reference, ConfigObject object, String key) {

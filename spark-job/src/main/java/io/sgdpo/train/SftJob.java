@@ -67,6 +67,15 @@ public final class SftJob {
         }
     }
 
+    /**
+     * Checks the sft.* settings of {@code config} without running anything.
+     *
+     * @throws ConfigurationException naming the key
+     */
+    public static void validate(Config config) {
+        Settings.of(config);
+    }
+
     public static Result run(SparkSession spark, String dataDir, String runDir, Config config, boolean resume,
                              PrintStream progress) throws IOException {
         Settings s = Settings.of(config);

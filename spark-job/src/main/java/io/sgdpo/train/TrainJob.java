@@ -111,6 +111,16 @@ public final class TrainJob {
         }
     }
 
+    /**
+     * Checks the train.* and loss.* settings of {@code config} without running anything, so that a
+     * pipeline of many runs fails before its first one.
+     *
+     * @throws ConfigurationException naming the key
+     */
+    public static void validate(Config config) {
+        Settings.of(config);
+    }
+
     public static Result run(SparkSession spark, String dataDir, String init, String runDir, Config config,
                              boolean resume, PrintStream progress) throws IOException {
         Settings s = Settings.of(config);

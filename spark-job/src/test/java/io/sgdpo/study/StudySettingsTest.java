@@ -100,6 +100,17 @@ class StudySettingsTest {
         assertError(dir, String.format(ok, generated, "", ", seeds = [1, 1]"), "study.seeds");
         assertError(dir, String.format(ok, generated, "", ", losses = [sgdpo, invented]"), "study.losses");
         assertError(dir, String.format(ok, "{ name = g, train = [x], eval = y }", "", ""), "study.datasets[0].eval");
+        // a stage's own checks run before the study starts, naming the data set and the key
+        assertError(dir, String.format(ok, "{ name = g, task = generated, settings { train { logEvery = 10,"
+                + " evalEvery = 25 } } }", "", ""), "train.evalEvery");
+        assertError(dir, String.format(ok, "{ name = g, task = generated, settings { sft.epochs = 0 } }", "", ""),
+                "sft.epochs");
+        assertError(dir, String.format(ok, "{ name = g, task = generated, settings { model.maxLength = 20 } }", "", ""),
+                "prep.maxTotalLength");
+        assertError(dir, String.format(ok, "{ name = g, task = generated, settings { demo.task.sftNoise = 2 } }", "",
+                ""), "demo.task.sftNoise");
+        assertError(dir, String.format(ok, "{ name = g, task = generated, settings { model.heads = 3 } }", "", ""),
+                "heads");
     }
 
     private static void assertError(File dir, String text, String expected) throws IOException {
