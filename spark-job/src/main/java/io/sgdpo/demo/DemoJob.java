@@ -187,7 +187,7 @@ public final class DemoJob {
                             Config config, PrintStream progress) {
         PrepJob.Result r = PrepJob.run(spark, inputs, evalInputs, output, config);
         JsonNode c = r.manifest().path("counts");
-        progress.printf("demo: %s %s: read %d = kept %d + rejected %d (train %d, eval %d)%n",
+        progress.printf("prep: %s %s: read %d = kept %d + rejected %d (train %d, eval %d)%n",
                 r.status() == PrepJob.Status.UP_TO_DATE ? "up to date:" : "wrote", r.output(), c.path("read").asLong(),
                 c.path("kept").asLong(), c.path("rejected").asLong(), c.path("splits").path("train").asLong(),
                 c.path("splits").path("eval").asLong());
@@ -201,7 +201,7 @@ public final class DemoJob {
         if (fs.exists(manifest)) {
             try (InputStream in = fs.open(manifest)) {
                 String checkpoint = JSON.readTree(in).path("checkpoint").asText();
-                progress.println("demo: up to date: " + runDir + " (reference " + checkpoint + ")");
+                progress.println("sft: up to date: " + runDir + " (reference " + checkpoint + ")");
                 return checkpoint;
             }
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sgdpo.prep.bench.Machine;
 import io.sgdpo.prep.bench.RepeatFigures;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -248,18 +249,8 @@ public final class BenchReport {
 
     /** The machine the report runs on: the same one the benchmarks ran on, minutes earlier. */
     private static ObjectNode machine(Double loadBefore) {
-        ObjectNode m = MAPPER.createObjectNode();
-        m.put("cores", Runtime.getRuntime().availableProcessors());
-        m.put("cpu", cpuModel());
+        ObjectNode m = Machine.describe();
         OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
-        if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
-            // The container's limit when there is one, which is what the benchmarks could use.
-            m.put("memoryBytes", sun.getTotalMemorySize());
-        }
-        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " "
-                + System.getProperty("os.arch"));
-        m.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
-        m.put("jvmVendor", System.getProperty("java.vm.vendor"));
         if (loadBefore != null) {
             m.put("loadAverage1mBefore", loadBefore);
         }
@@ -268,20 +259,6 @@ public final class BenchReport {
             m.put("loadAverage1mAfter", Math.round(after * 100) / 100.0);
         }
         return m;
-    }
-
-    private static String cpuModel() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    return line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        } catch (IOException e) {
-            // not Linux: fall through to what the JVM knows
-        }
-        String env = System.getenv("PROCESSOR_IDENTIFIER");
-        return env != null ? env : "unknown (" + System.getProperty("os.arch") + ")";
     }
 
     private static String markdown(ObjectNode report, Map<String, JsonNode> inputs, Instant now) {

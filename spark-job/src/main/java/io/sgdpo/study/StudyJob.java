@@ -7,6 +7,7 @@ import io.sgdpo.demo.ArithmeticTask;
 import io.sgdpo.demo.DemoJob;
 import io.sgdpo.demo.DemoJob.Outcome;
 import io.sgdpo.prep.PrepJob;
+import io.sgdpo.prep.bench.Machine;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.TrainJob;
@@ -68,6 +69,7 @@ public final class StudyJob {
     public static StudyReport.Study run(SparkSession spark, String work, String output, StudySettings settings,
                                         Config config, String commandLine, PrintStream progress) throws IOException {
         long start = System.nanoTime();
+        String codeVersion = StudyReport.codeVersion();
         int runs = settings.datasets().size() * settings.losses().size() * settings.seeds().size()
                 + (settings.sweep().enabled() ? settings.sweep().r1().size() * settings.sweep().r2().size()
                 * settings.sweep().seeds().size() : 0);
@@ -81,8 +83,8 @@ public final class StudyJob {
             results.add(dataset(spark, new Path(work, d.name()), d, settings, stages, clock, progress));
         }
         stages.begin("report");
-        StudyReport.Study study = new StudyReport.Study(commandLine, StudyReport.codeVersion(),
-                StudyReport.machine(), (System.nanoTime() - start) / 60e9, settings, results, config);
+        StudyReport.Study study = new StudyReport.Study(commandLine, codeVersion,
+                Machine.line(), (System.nanoTime() - start) / 60e9, settings, results, config);
         Path report = StudyReport.write(spark.sparkContext().hadoopConfiguration(), study, output);
         stages.end();
         progress.printf("study: finished in %.1f min; report %s%n", study.minutes(), report);

@@ -83,7 +83,8 @@ public final class StudyReport {
 
         String format(String pattern) {
             String m = String.format(Locale.ROOT, pattern, mean);
-            return n > 1 ? m + " ± " + String.format(Locale.ROOT, pattern, std) : m;
+            // a spread has no sign, even where the mean shows one (%+.3f)
+            return n > 1 ? m + " ± " + String.format(Locale.ROOT, pattern.replace("+", ""), std) : m;
         }
     }
 
@@ -495,7 +496,10 @@ public final class StudyReport {
         return n;
     }
 
-    /** {@code git rev-parse HEAD} of the working directory, marked when the tree has changes; else "unknown". */
+    /**
+     * {@code git rev-parse HEAD} of the working directory, marked when tracked files have changes;
+     * else "unknown". Taken when a study starts: the code that trains is the code of that moment.
+     */
     static String codeVersion() {
         String head = git("rev-parse", "HEAD");
         if (head == null) {
@@ -522,23 +526,5 @@ public final class StudyReport {
             Thread.currentThread().interrupt();
             return null;
         }
-    }
-
-    /** Cores, CPU model, memory and JVM of this machine (the driver's, in cluster mode). */
-    static String machine() {
-        String cpu = "unknown CPU";
-        try {
-            cpu = Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo")).stream()
-                    .filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).strip())
-                    .findFirst().orElse(cpu);
-        } catch (IOException | RuntimeException e) {
-            // not Linux: the model name is only informative
-        }
-        long memory = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-                .getTotalMemorySize();
-        return String.format(Locale.ROOT, "%d cores, %s, %.0f GiB, Java %s (%s), %s %s",
-                Runtime.getRuntime().availableProcessors(), cpu, memory / 1073741824.0,
-                System.getProperty("java.version"), System.getProperty("java.vendor"), System.getProperty("os.name"),
-                System.getProperty("os.arch"));
     }
 }

@@ -51,6 +51,7 @@ class StudyReportTest {
         assertEquals(Math.sqrt(var), m.std(), 1e-12);
         assertEquals(0.0, MeanStd.of(List.of(5.0)).std());
         assertEquals("0.500 ± 0.000", MeanStd.of(List.of(0.5, 0.5)).format("%.3f"));
+        assertEquals("-1.000 ± 1.414", MeanStd.of(List.of(0.0, -2.0)).format("%+.3f"));
         assertThrows(IllegalArgumentException.class, () -> MeanStd.of(List.of()));
     }
 

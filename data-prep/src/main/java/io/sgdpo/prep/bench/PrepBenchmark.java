@@ -136,10 +136,7 @@ public final class PrepBenchmark {
         root.put("benchmark", "prep");
         root.put("date", Instant.now().toString());
         root.put("command", "./sgdpo bench-prep --copies " + copies + " --repeats " + repeats);
-        ObjectNode machine = root.putObject("machine");
-        machine.put("cores", Runtime.getRuntime().availableProcessors());
-        machine.put("java", System.getProperty("java.version"));
-        machine.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        ObjectNode machine = (ObjectNode) root.set("machine", Machine.describe()).get("machine");
         // Other processes on the machine skew every figure: the 1-minute load average tells.
         machine.put("loadAverage1mBefore", round(loadBefore));
         machine.put("loadAverage1mAfter", round(

@@ -190,10 +190,7 @@ public final class RefLogpsBenchmark {
         root.put("date", Instant.now().toString());
         root.put("command", "./sgdpo bench-ref-logps --pairs " + records + " --shards " + shards + " --repeats "
                 + repeats);
-        ObjectNode machine = root.putObject("machine");
-        machine.put("cores", Runtime.getRuntime().availableProcessors());
-        machine.put("java", System.getProperty("java.version"));
-        machine.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
+        ObjectNode machine = (ObjectNode) root.set("machine", Machine.describe()).get("machine");
         machine.put("nd4jBackend", Nd4j.getBackend().getClass().getSimpleName());
         machine.put("loadAverage1mBefore", round(loadBefore));
         machine.put("loadAverage1mAfter", round(loadAfter));

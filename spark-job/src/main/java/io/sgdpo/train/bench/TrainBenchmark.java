@@ -15,6 +15,7 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.prep.bench.MatmulRate;
+import io.sgdpo.prep.bench.Machine;
 import io.sgdpo.prep.bench.RepeatFigures;
 import io.sgdpo.train.DistributedTrainer;
 import io.sgdpo.train.TrainingMasters;
@@ -113,7 +114,7 @@ public final class TrainBenchmark {
         report.put("minibatches", minibatches);
         report.put("tokens", tokens);
         report.put("matmul_gflops", matmul / 1e9);
-        ObjectNode machine = machine(json);
+        ObjectNode machine = Machine.describe();
         machine.put("loadAverage1mBefore", Math.round(loadBefore * 1000) / 1000.0);
         machine.put("loadAverage1mAfter", Math.round(loadAfter * 1000) / 1000.0);
         report.set("machine", machine);
@@ -233,24 +234,5 @@ public final class TrainBenchmark {
             v[i] = -1 - 4 * random.nextDouble();
         }
         return v;
-    }
-
-    private static ObjectNode machine(ObjectMapper json) {
-        ObjectNode m = json.createObjectNode();
-        m.put("cores", Runtime.getRuntime().availableProcessors());
-        String cpu = "unknown";
-        try {
-            for (String line : Files.readAllLines(new File("/proc/cpuinfo").toPath())) {
-                if (line.startsWith("model name")) {
-                    cpu = line.substring(line.indexOf(':') + 1).trim();
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            // not Linux: leave it unknown
-        }
-        m.put("cpu", cpu);
-        m.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
-        return m;
     }
 }
