@@ -39,9 +39,13 @@ public final class StudyJob {
     private StudyJob() {
     }
 
-    /** One trained policy: its loss and seed (and ratios in the sweep), final evaluation, eval curve. */
+    /**
+     * One trained policy: its loss and seed (and ratios in the sweep), final evaluation, eval curve.
+     *
+     * @param resumed whether the run continued from a checkpoint of an earlier invocation
+     */
     public record RunResult(String loss, long seed, Double r1, Double r2, Path dir, Outcome outcome,
-                            List<Point> trajectory) {
+                            List<Point> trajectory, boolean resumed) {
     }
 
     /** Mean sequence log-probs of the eval responses at one step of training (TrainJob's eval rows). */
@@ -180,7 +184,7 @@ public final class StudyJob {
                 trajectory.add(new Point(((Number) row.get("step")).longValue(), c.doubleValue(), r.doubleValue()));
             }
         }
-        return new RunResult(loss, seed, r1, r2, run, outcome, trajectory);
+        return new RunResult(loss, seed, r1, r2, run, outcome, trajectory, resume);
     }
 
     /** Prints each run's start with its number, and the time its remaining runs take at the mean pace so far. */

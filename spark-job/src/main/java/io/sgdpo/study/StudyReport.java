@@ -173,8 +173,13 @@ public final class StudyReport {
     static String markdown(Study study) {
         StudySettings s = study.settings();
         StringBuilder md = new StringBuilder("# Preference losses compared: " + String.join(", ", s.losses()) + "\n\n");
-        md.append(String.format(Locale.ROOT, "Command: `%s`  %nCode: %s  %nMachine: %s  %nWall time: %.1f min%n%n",
-                study.command(), study.codeVersion(), study.machine(), study.minutes()));
+        List<RunResult> all = study.datasets().stream()
+                .flatMap(d -> java.util.stream.Stream.concat(d.runs().stream(), d.sweep().stream())).toList();
+        long resumed = all.stream().filter(RunResult::resumed).count();
+        md.append(String.format(Locale.ROOT, "Command: `%s`  %nCode: %s  %nMachine: %s  %nWall time: %.1f min%s%n%n",
+                study.command(), study.codeVersion(), study.machine(), study.minutes(), resumed == 0 ? ""
+                        : String.format(Locale.ROOT, " (this invocation; %d of the %d training runs continued from"
+                        + " checkpoints of an earlier one, which did their training)", resumed, all.size())));
         md.append(String.format(Locale.ROOT, "Every loss trained from the same SFT reference per data set, with the"
                         + " same steps, batch and learning rate, once per seed (train.seed %s: data order and SGDPO's"
                         + " pilot draws). Table cells are the mean ± sample standard deviation over the %d seeds.%n%n",
@@ -471,6 +476,7 @@ public final class StudyReport {
                 o.put("r2", r.r2());
             }
             o.put("dir", r.dir().toString());
+            o.put("resumed", r.resumed());
             o.set("metrics", outcome(r.outcome(), reference));
             ArrayNode t = o.putArray("trajectory");
             r.trajectory().forEach(p -> t.addObject().put("step", p.step()).put("eval_logps_chosen", p.logpsChosen())

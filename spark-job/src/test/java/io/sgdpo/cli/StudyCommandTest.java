@@ -79,6 +79,7 @@ class StudyCommandTest {
             assertEquals(4, d.path("runs").size());
             for (JsonNode r : d.path("runs")) {
                 File runDir = new File(dir, "runs/" + r.path("loss").asText() + "-seed" + r.path("seed").asInt());
+                assertEquals(false, r.path("resumed").asBoolean(true), "a first invocation trains every run itself");
                 JsonNode evaluation = json(new File(runDir, "eval/eval.json"));
                 assertEquals("dpo", evaluation.path("loss").asText());
                 JsonNode m = evaluation.path("metrics");

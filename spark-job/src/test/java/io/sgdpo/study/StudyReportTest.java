@@ -39,7 +39,7 @@ class StudyReportTest {
 
     private static RunResult run(String loss, long seed, Outcome o) {
         List<Point> trajectory = List.of(new Point(0, -10, -12), new Point(50, o.logpsChosen(), o.logpsRejected()));
-        return new RunResult(loss, seed, null, null, new Path("/runs/" + loss + seed), o, trajectory);
+        return new RunResult(loss, seed, null, null, new Path("/runs/" + loss + seed), o, trajectory, false);
     }
 
     @Test
@@ -105,9 +105,9 @@ class StudyReportTest {
     @Test
     void trajectoriesAreMeansOfChangesSinceEachRunsFirstEvaluation() {
         RunResult a = new RunResult("dpo", 1, null, null, new Path("/a"), outcome(0, 0, 0, 0, null),
-                List.of(new Point(0, -10, -20), new Point(25, -11, -22)));
+                List.of(new Point(0, -10, -20), new Point(25, -11, -22)), false);
         RunResult b = new RunResult("dpo", 2, null, null, new Path("/b"), outcome(0, 0, 0, 0, null),
-                List.of(new Point(0, -10, -20), new Point(25, -9, -24), new Point(50, -8, -25)));
+                List.of(new Point(0, -10, -20), new Point(25, -9, -24), new Point(50, -8, -25)), false);
         TreeMap<Long, double[]> mean = StudyReport.meanTrajectory(List.of(a, b));
         assertEquals(List.of(0L, 25L, 50L), List.copyOf(mean.keySet()));
         assertEquals(0.0, mean.get(0L)[0]);
@@ -127,8 +127,8 @@ class StudyReportTest {
                 run("sgdpo", 2, outcome(0.8, 0.4, -9.7, -12.9, null)),
                 run("dpo", 1, outcome(0.7, 0.3, -10.5, -13, null)), run("dpo", 2, outcome(0.7, 0.3, -10.1, -13, null)));
         List<RunResult> sweep = List.of(
-                new RunResult("sgdpo", 1, 0.6, 0.8, new Path("/s1"), outcome(0.55, 0.1, -9, -12, null), List.of()),
-                new RunResult("sgdpo", 1, 1.0, 0.8, new Path("/s2"), outcome(0.65, 0.1, -9, -12, null), List.of()));
+                new RunResult("sgdpo", 1, 0.6, 0.8, new Path("/s1"), outcome(0.55, 0.1, -9, -12, null), List.of(), true),
+                new RunResult("sgdpo", 1, 1.0, 0.8, new Path("/s2"), outcome(0.65, 0.1, -9, -12, null), List.of(), false));
         DatasetResult result = new DatasetResult(d, "test data", 900, 100, reference, runs, sweep);
         StudyReport.Study study = new StudyReport.Study("./sgdpo study --conf x", "abc", "2 cores", 1.5, settings,
                 List.of(result), config);
@@ -139,6 +139,7 @@ class StudyReportTest {
         assertTrue(text.contains("| sgdpo | 0.700 ± 0.141 |"), text);
         assertTrue(text.contains("| dpo | 0.700 ± 0.000 |"), text);
         assertTrue(text.contains("Command: `./sgdpo study --conf x`"), text);
+        assertTrue(text.contains("1 of the 6 training runs continued from checkpoints"), text);
         assertTrue(text.contains("Highest eval reward accuracy at r1/r2 = 1.0/0.8 (0.650)"), text);
         assertTrue(new File(out, "trajectories-hh.png").length() > 0);
         JsonNode json = new ObjectMapper().readTree(new File(out, StudyReport.JSON_FILE));
