@@ -32,6 +32,20 @@ public final class AtomicOutput {
         this.tmp = tmp;
     }
 
+    /**
+     * Fails unless {@code target} is absent, empty, or holds {@code marker}: an earlier output of
+     * the same kind, which a commit may replace as a whole. Anything else would be deleted by it.
+     *
+     * @param what what the output is, for the message (e.g. "a study report")
+     */
+    public static void requireReplaceable(FileSystem fs, Path target, String marker, String what)
+            throws IOException {
+        if (fs.exists(target) && fs.listStatus(target).length > 0 && !fs.isFile(new Path(target, marker))) {
+            throw new IOException("output " + target + " exists and is not " + what + " (no " + marker
+                    + "); it would be replaced as a whole: choose another --output");
+        }
+    }
+
     /** Reserves a temporary directory beside {@code target}. */
     public static AtomicOutput begin(FileSystem fs, Path target) {
         Path parent = target.getParent();

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 
 import java.io.File;
 import java.util.ArrayList;
@@ -137,6 +138,23 @@ public final class SgdpoConfig {
             }
         }
         return overrides;
+    }
+
+    /**
+     * The items of a list setting: a list in a config file, or a comma-separated string from a
+     * {@code -Dkey=a,b,c} (or {@code -Dkey=[a,b,c]}) override, which arrives as one string.
+     */
+    public static List<String> items(Config config, String key) {
+        if (config.getValue(key).valueType() == ConfigValueType.LIST) {
+            return config.getList(key).stream().map(v -> String.valueOf(v.unwrapped())).toList();
+        }
+        List<String> items = new ArrayList<>();
+        for (String item : config.getString(key).replace("[", "").replace("]", "").split(",")) {
+            if (!item.isBlank()) {
+                items.add(item.strip());
+            }
+        }
+        return items;
     }
 
     /** The subtree of the given namespaces, rendered as compact JSON (for manifests and logs). */

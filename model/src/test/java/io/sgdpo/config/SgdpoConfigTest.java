@@ -83,4 +83,14 @@ class SgdpoConfigTest {
         assertEquals("a=b", o.get("x.y"));
         assertThrows(ConfigurationException.class, () -> SgdpoConfig.parseOverrides(List.of("-Dnovalue"), rest));
     }
+
+    @Test
+    void listSettingsComeFromAFileListOrACommaSeparatedOverride() {
+        Config file = ConfigFactory.parseString("a = [x, y, 3]");
+        assertEquals(List.of("x", "y", "3"), SgdpoConfig.items(file, "a"));
+        Config override = ConfigFactory.parseMap(Map.of("a", "x, y,3", "b", "[1,2]", "c", ""));
+        assertEquals(List.of("x", "y", "3"), SgdpoConfig.items(override, "a"));
+        assertEquals(List.of("1", "2"), SgdpoConfig.items(override, "b"));
+        assertEquals(List.of(), SgdpoConfig.items(override, "c"));
+    }
 }

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
-import com.typesafe.config.ConfigValueType;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.ConfigurationException;
+import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.eval.EvalJob;
 import io.sgdpo.prep.AtomicOutput;
@@ -157,17 +157,7 @@ public final class DemoJob {
      * @throws ConfigurationException naming the key when one is unknown, repeated or misconfigured
      */
     public static List<String> losses(Config config, String key) {
-        List<String> losses;
-        if (config.getValue(key).valueType() == ConfigValueType.LIST) {
-            losses = config.getStringList(key);
-        } else {
-            losses = new ArrayList<>();
-            for (String name : config.getString(key).replace("[", "").replace("]", "").split(",")) {
-                if (!name.isBlank()) {
-                    losses.add(name.strip());
-                }
-            }
-        }
+        List<String> losses = SgdpoConfig.items(config, key);
         if (losses.isEmpty() || losses.size() != new HashSet<>(losses).size()) {
             throw new ConfigurationException(key + " must list distinct losses, got " + losses);
         }

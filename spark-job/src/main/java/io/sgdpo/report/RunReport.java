@@ -120,7 +120,7 @@ public final class RunReport {
 
         Path out = new Path(outDir);
         FileSystem fs = out.getFileSystem(conf);
-        requireReplaceable(fs, out);
+        AtomicOutput.requireReplaceable(fs, out, MARKDOWN, "a report");
         AtomicOutput output = AtomicOutput.begin(fs, out);
         try {
             Path tmp = output.tmp();
@@ -196,14 +196,6 @@ public final class RunReport {
             out.add(new Run(r.dir(), label, r.manifest(), r.rows(), r.eval()));
         }
         return out;
-    }
-
-    /** Fails unless the output folder is absent, empty, or an earlier report (it is replaced whole). */
-    private static void requireReplaceable(FileSystem fs, Path out) throws IOException {
-        if (fs.exists(out) && fs.listStatus(out).length > 0 && !fs.isFile(new Path(out, MARKDOWN))) {
-            throw new IOException("output " + out + " exists and is not a report (no " + MARKDOWN
-                    + "); it would be replaced as a whole: choose another --output");
-        }
     }
 
     private static void writePlots(FileSystem fs, List<Run> runs, Path dir) throws IOException {

@@ -120,10 +120,7 @@ public final class StudyReport {
     public static Path write(Configuration conf, Study study, String outDir) throws IOException {
         Path out = new Path(outDir);
         FileSystem fs = out.getFileSystem(conf);
-        if (fs.exists(out) && fs.listStatus(out).length > 0 && !fs.isFile(new Path(out, MARKDOWN))) {
-            throw new IOException("output " + out + " exists and is not a study report (no " + MARKDOWN
-                    + "); it would be replaced as a whole: choose another --output");
-        }
+        AtomicOutput.requireReplaceable(fs, out, MARKDOWN, "a study report");
         AtomicOutput output = AtomicOutput.begin(fs, out);
         try {
             Path tmp = output.tmp();

@@ -6,7 +6,6 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
-import com.typesafe.config.ConfigValueType;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.demo.DemoJob;
@@ -251,24 +250,10 @@ public record StudySettings(List<String> losses, List<Long> seeds, Map<String, C
         }
     }
 
-    /** A list from a config file, or a comma-separated string from a -D override ("1,2,3" or "[1,2,3]"). */
-    private static List<String> items(Config config, String key) {
-        if (config.getValue(key).valueType() == ConfigValueType.LIST) {
-            return config.getList(key).stream().map(v -> String.valueOf(v.unwrapped())).toList();
-        }
-        List<String> items = new ArrayList<>();
-        for (String item : config.getString(key).replace("[", "").replace("]", "").split(",")) {
-            if (!item.isBlank()) {
-                items.add(item.strip());
-            }
-        }
-        return items;
-    }
-
     private static List<Long> seeds(Config config, String key) {
         List<Long> seeds;
         try {
-            seeds = items(config, key).stream().map(Long::parseLong).toList();
+            seeds = SgdpoConfig.items(config, key).stream().map(Long::parseLong).toList();
         } catch (NumberFormatException e) {
             throw new ConfigurationException(key + " must list integer seeds: " + e.getMessage(), e);
         }
@@ -281,7 +266,7 @@ public record StudySettings(List<String> losses, List<Long> seeds, Map<String, C
     private static List<Double> ratios(Config config, String key) {
         List<Double> r;
         try {
-            r = items(config, key).stream().map(Double::parseDouble).toList();
+            r = SgdpoConfig.items(config, key).stream().map(Double::parseDouble).toList();
         } catch (NumberFormatException e) {
             throw new ConfigurationException(key + " must list numbers: " + e.getMessage(), e);
         }
