@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigRenderOptions;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.demo.DemoJob.Outcome;
 import io.sgdpo.prep.AtomicOutput;
@@ -29,6 +30,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -169,7 +171,7 @@ public final class StudyReport {
         StudySettings s = study.settings();
         StringBuilder md = new StringBuilder("# Preference losses compared: " + String.join(", ", s.losses()) + "\n\n");
         List<RunResult> all = study.datasets().stream()
-                .flatMap(d -> java.util.stream.Stream.concat(d.runs().stream(), d.sweep().stream())).toList();
+                .flatMap(d -> Stream.concat(d.runs().stream(), d.sweep().stream())).toList();
         long resumed = all.stream().filter(RunResult::resumed).count();
         md.append(String.format(Locale.ROOT, "Command: `%s`  %nCode: %s  %nMachine: %s  %nWall time: %.1f min%s%n%n",
                 study.command(), study.codeVersion(), study.machine(), study.minutes(), resumed == 0 ? ""
@@ -222,7 +224,7 @@ public final class StudyReport {
         }
         return " Per loss: " + s.lossSettings().entrySet().stream()
                 .map(e -> e.getKey() + " " + e.getValue().root().render(
-                        com.typesafe.config.ConfigRenderOptions.concise()).replace("\"", ""))
+                        ConfigRenderOptions.concise()).replace("\"", ""))
                 .collect(Collectors.joining("; ")) + ".";
     }
 
