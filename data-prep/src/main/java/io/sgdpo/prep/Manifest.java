@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sgdpo.prep.tokenize.TokenizerSpec;
+import io.sgdpo.prep.tokenize.ModelTokenizer;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.Vocabulary;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -24,7 +25,9 @@ import java.util.HexFormat;
  *
  * <ul>
  *   <li>{@code fingerprint}: SHA-256 over the output version, the inputs (path, size, checksum,
- *       format, and the role of an eval input), the prep/tokenizer config and the tokenizer identity;
+ *       format, and the role of an eval input), the prep/tokenizer config and the tokenizer identity
+ *       (with a model's own tokenizer: SHA-256 of its tokenizer.json, and its special ids and chat
+ *       template);
  *       equal fingerprint = nothing to do;</li>
  *   <li>{@code inputs}: one entry per file, with its {@code role}: {@code input} (pairs split by hash)
  *       or {@code eval-input} (pairs all in the eval split);</li>
@@ -40,7 +43,7 @@ public final class Manifest {
 
     /** The identity of an output: changes whenever inputs, config or tokenizer change. */
     public static String fingerprint(int outputVersion, java.util.List<InputFile> files, String configJson,
-                                     TokenizerSpec spec) {
+                                     String tokenizerIdentity) {
         ObjectNode n = JSON.createObjectNode();
         n.put("outputVersion", outputVersion);
         ArrayNode inputs = n.putArray("inputs");
@@ -55,12 +58,12 @@ public final class Manifest {
             }
         }
         n.put("config", configJson);
-        n.put("tokenizer", spec.identity());
+        n.put("tokenizer", tokenizerIdentity);
         return sha256(n.toString());
     }
 
     static ObjectNode build(String fingerprint, int outputVersion, java.util.List<InputFile> files, String configJson,
-                            TokenizerSpec spec, Vocabulary vocab, String vocabJson, PrepSettings settings,
+                            TokenCodec vocab, String vocabJson, PrepSettings settings,
                             PrepStats stats, int shards, FileSystem fs, Path pairsDir, String master,
                             long durationMs, java.util.Map<String, Long> phaseMillis) throws IOException {
         ObjectNode m = JSON.createObjectNode();
@@ -86,16 +89,22 @@ public final class Manifest {
         m.set("config", JSON.readTree(configJson));
 
         ObjectNode tok = m.putObject("tokenizer");
-        tok.put("type", spec.type());
-        tok.put("name", spec.name());
-        tok.put("identity", spec.identity());
-
         ObjectNode v = m.putObject("vocabulary");
         v.put("file", PairSchema.VOCAB_FILE);
         v.put("sha256", sha256(vocabJson));
         v.put("size", vocab.size());
-        v.put("requestedPieces", settings.vocabSize());
-        v.put("keptPieces", vocab.keptPieces());
+        if (vocab instanceof Vocabulary trimmed) {
+            tok.put("type", trimmed.tokenizer().type());
+            tok.put("name", trimmed.tokenizer().name());
+            v.put("requestedPieces", settings.vocabSize());
+            v.put("keptPieces", trimmed.keptPieces());
+        } else if (vocab instanceof ModelTokenizer model) {
+            tok.put("type", ModelTokenizer.TYPE);
+            tok.put("name", model.source());
+            tok.put("chatTemplate", model.chatTemplate() != null);
+            v.put("bosId", vocab.bosId());
+        }
+        tok.put("identity", vocab.identity());
         v.put("eosId", vocab.eosId());
         v.put("padId", vocab.padId());
 
@@ -118,7 +127,9 @@ public final class Manifest {
         ObjectNode tokens = m.putObject("tokens");
         tokens.put("prompt", stats.promptTokens);
         tokens.put("responses", stats.responseTokens);
-        tokens.put("byteTokenIds", stats.byteTokenIds);
+        if (vocab instanceof Vocabulary) { // the trimmed vocabulary's byte ids spell pieces it did not keep
+            tokens.put("byteTokenIds", stats.byteTokenIds);
+        }
 
         ObjectNode sh = m.putObject("pairs");
         sh.put("dir", PairSchema.PAIRS_DIR);

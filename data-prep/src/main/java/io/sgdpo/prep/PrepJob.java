@@ -5,6 +5,8 @@ import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.prep.tokenize.Segmenter;
 import io.sgdpo.prep.tokenize.Segmenters;
+import io.sgdpo.prep.tokenize.ModelTokenizer;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.TokenizerSpec;
 import io.sgdpo.prep.tokenize.Vocabulary;
 import org.apache.hadoop.conf.Configuration;
@@ -51,6 +53,10 @@ import static org.apache.spark.sql.functions.col;
  * inputs --read lines (with file + line)--> parse/validate --dedupe by pair id--> split (file role, pair id)
  *        --count pieces of the train split--> trimmed vocabulary --encode + truncate--> pairs / rejects
  * </pre>
+ *
+ * <p>With {@code tokenizer.from} (a Hugging Face model folder) no vocabulary is built: pairs are
+ * encoded with that model's own tokenizer ({@link ModelTokenizer}), and message-list prompts are
+ * rendered with its chat template when it has one.
  *
  * <p>Inputs come in two roles. Pairs of an ordinary input ({@code --input}) are split by a hash of
  * their id with {@code prep.evalFraction}; every pair of an eval input ({@code --eval-input}) goes to
@@ -122,11 +128,15 @@ public final class PrepJob {
         long t0 = System.nanoTime();
         PrepSettings settings = PrepSettings.from(config);
         Configuration hconf = spark.sparkContext().hadoopConfiguration();
-        TokenizerSpec spec = TokenizerSpec.fromConfig(config, hconf);
+        String tokenizerFrom = config.getString("tokenizer.from").trim();
+        ModelTokenizer modelTokenizer = tokenizerFrom.isEmpty() ? null : ModelTokenizer.open(tokenizerFrom, hconf);
+        TokenizerSpec spec = modelTokenizer == null ? TokenizerSpec.fromConfig(config, hconf) : null;
         List<InputFile> files = InputFiles.resolve(inputs, evalInputs, hconf, settings);
         SplitRule splits = SplitRule.of(files, settings.evalFraction());
         String configJson = SgdpoConfig.renderJson(config, CONFIG_NAMESPACES);
-        String fingerprint = Manifest.fingerprint(OUTPUT_VERSION, files, configJson, spec);
+        String tokenizerIdentity = modelTokenizer == null ? spec.identity()
+                : modelTokenizer.identity() + ":" + modelTokenizer.settingsIdentity();
+        String fingerprint = Manifest.fingerprint(OUTPUT_VERSION, files, configJson, tokenizerIdentity);
 
         Path out;
         FileSystem fs;
@@ -160,7 +170,8 @@ public final class PrepJob {
             }
             phases.done("read");
 
-            RecordParser parser = settings.parser();
+            RecordParser parser = modelTokenizer == null ? settings.parser()
+                    : settings.parser().withChatTemplate(modelTokenizer.chatTemplate());
             InputFile[] byIndex = files.toArray(new InputFile[0]);
             JavaRDD<ParsedRecord> parsed = raw.map(r -> {
                 InputFile f = byIndex[r.fileIndex];
@@ -181,7 +192,8 @@ public final class PrepJob {
             JavaRDD<ParsedRecord> deduped = parsed.map(p -> markDuplicate(p, dupes.value(), byIndex));
             phases.done("parse_dedupe");
 
-            Vocabulary vocab = buildVocabulary(deduped, spec, settings, splits);
+            TokenCodec vocab = modelTokenizer != null ? modelTokenizer
+                    : buildVocabulary(deduped, spec, settings, splits);
             phases.done("vocabulary");
             Broadcast<PairEncoder> encoder = jsc.broadcast(new PairEncoder(vocab, settings, splits));
             broadcasts.add(encoder);
@@ -208,7 +220,7 @@ public final class PrepJob {
             String vocabJson = vocab.toJson();
             AtomicOutput.writeString(fs, new Path(target.tmp(), PairSchema.VOCAB_FILE), vocabJson);
 
-            ObjectNode manifest = Manifest.build(fingerprint, OUTPUT_VERSION, files, configJson, spec, vocab,
+            ObjectNode manifest = Manifest.build(fingerprint, OUTPUT_VERSION, files, configJson, vocab,
                     vocabJson, settings, stats, shards, fs, new Path(target.tmp(), PairSchema.PAIRS_DIR),
                     spark.sparkContext().master(), (System.nanoTime() - t0) / 1_000_000, phases.millis);
             // The manifest is what marks an output complete: it goes last, then the whole folder is renamed.

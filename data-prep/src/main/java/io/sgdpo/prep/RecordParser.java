@@ -6,11 +6,14 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.sgdpo.prep.tokenize.ChatTemplate;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Turns one raw input line into a {@link ParsedRecord}: a validated pair, or a rejection with its
@@ -30,11 +33,26 @@ public final class RecordParser implements Serializable {
     private final String promptField;
     private final String chosenField;
     private final String rejectedField;
+    private final ChatTemplate chatTemplate;
 
     public RecordParser(String promptField, String chosenField, String rejectedField) {
+        this(promptField, chosenField, rejectedField, null);
+    }
+
+    /**
+     * @param chatTemplate the model's chat template, which renders message-list prompts; null renders
+     *                     them as an HH-style transcript
+     */
+    public RecordParser(String promptField, String chosenField, String rejectedField, ChatTemplate chatTemplate) {
         this.promptField = promptField;
         this.chosenField = chosenField;
         this.rejectedField = rejectedField;
+        this.chatTemplate = chatTemplate;
+    }
+
+    /** This parser with message-list prompts rendered by {@code template} (null: transcript form). */
+    public RecordParser withChatTemplate(ChatTemplate template) {
+        return new RecordParser(promptField, chosenField, rejectedField, template);
     }
 
     /** Parser for the default field names prompt / chosen / rejected. */
@@ -159,9 +177,10 @@ public final class RecordParser implements Serializable {
     /**
      * The text of a field: a string, or a chat message list. For a response, a message list stands
      * for its last message's content (UltraFeedback puts the prompt turn first); a prompt list is
-     * rendered as an HH-style transcript ending with an open Assistant turn.
+     * rendered by the model's chat template with the generation prompt, or without one as an
+     * HH-style transcript ending with an open Assistant turn.
      */
-    private static String text(JsonNode root, String field, boolean isResponse) {
+    private String text(JsonNode root, String field, boolean isResponse) {
         JsonNode v = root.get(field);
         if (v == null || v.isNull() || v.isMissingNode()) {
             throw new Rejection(RejectReason.MISSING_FIELD, field + " is missing");
@@ -184,7 +203,7 @@ public final class RecordParser implements Serializable {
         return s;
     }
 
-    private static String fromMessages(String field, JsonNode list, boolean isResponse) {
+    private String fromMessages(String field, JsonNode list, boolean isResponse) {
         if (list.isEmpty()) {
             throw new Rejection(RejectReason.EMPTY_FIELD, field + " is an empty message list");
         }
@@ -201,6 +220,17 @@ public final class RecordParser implements Serializable {
                         field + ": last message has role " + last.get("role").textValue() + ", not assistant");
             }
             return last.get("content").textValue();
+        }
+        if (chatTemplate != null) {
+            List<ChatTemplate.Message> messages = new ArrayList<>(list.size());
+            for (JsonNode m : list) {
+                messages.add(new ChatTemplate.Message(m.get("role").textValue(), m.get("content").textValue()));
+            }
+            try {
+                return chatTemplate.render(messages, true);
+            } catch (IllegalArgumentException e) {
+                throw new Rejection(RejectReason.CHAT_TEMPLATE, field + ": " + e.getMessage());
+            }
         }
         StringBuilder sb = new StringBuilder();
         for (JsonNode m : list) {

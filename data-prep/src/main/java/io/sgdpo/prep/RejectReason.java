@@ -24,7 +24,9 @@ public enum RejectReason {
     /** The prompt or a response has no token left once the length limits are applied. */
     EMPTY_AFTER_TRUNCATION("empty_after_truncation"),
     /** Same pair id (same normalized prompt, chosen, rejected) as an earlier record. */
-    DUPLICATE("duplicate");
+    DUPLICATE("duplicate"),
+    /** The model's chat template refused the prompt's message list (its raise_exception, e.g. a role order it does not allow). */
+    CHAT_TEMPLATE("chat_template");
 
     private final String id;
 

@@ -33,6 +33,19 @@ final class TestSupport {
         return p;
     }
 
+    /** A model folder of the shared fixtures; fails (never skips) when it is not there. */
+    static Path sharedModel(String name) {
+        String root = System.getProperty("sgdpo.shared.models");
+        if (root == null) {
+            fail("System property sgdpo.shared.models is not set (the parent pom sets it to ../shared/models)");
+        }
+        Path p = Path.of(root, name);
+        if (!Files.isRegularFile(p.resolve("config.json"))) {
+            fail("Shared model folder missing: " + p + " (see ../shared/models/README.md)");
+        }
+        return p;
+    }
+
     static SparkSession spark(String master) {
         return SparkSession.builder()
                 .master(master)

@@ -2,6 +2,7 @@ package io.sgdpo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.prep.PrepJob;
 import java.io.PrintStream;
@@ -21,7 +22,8 @@ final class PrepCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo prep --input PATH... [--eval-input PATH...] --output DIR [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo prep --input PATH... [--eval-input PATH...] --output DIR [--tokenizer-from MODEL_DIR]");
+        s.println("                  [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --input PATH...       JSONL (plain or .gz) or Parquet files or folders, any Hadoop URI");
         s.println("                        (file://, hdfs://); repeat the flag or list several paths. Each pair");
@@ -32,6 +34,10 @@ final class PrepCommand extends JobCommand {
         s.println("                        prep.evalFraction still applies to --input (set it to 0 to evaluate on");
         s.println("                        these files alone); a path may not be both --input and --eval-input");
         s.println("  --output DIR          output folder: pairs/ (Parquet shards), rejects/, vocab.json, _manifest.json");
+        s.println("  --tokenizer-from MODEL_DIR");
+        s.println("                        a Hugging Face model folder (config.json, tokenizer.json) whose own tokenizer");
+        s.println("                        encodes the pairs, to align that model: its ids untrimmed, BOS/EOS as it");
+        s.println("                        says, message-list prompts through its chat_template (tokenizer.from)");
         s.println("  --conf FILE           HOCON config file; keys documented in data-prep's reference.conf");
         s.println("  -Dkey=value           config override, e.g. -Dprep.evalFraction=0.1 -Dtokenizer.vocabSize=16000;");
         s.println("                        spark.* keys go to Spark, e.g. -Dspark.master=local[2] (default local[*])");
@@ -47,7 +53,7 @@ final class PrepCommand extends JobCommand {
 
     @Override
     List<String> valueFlags() {
-        return List.of("--output");
+        return List.of("--output", "--tokenizer-from");
     }
 
     @Override
@@ -90,6 +96,10 @@ final class PrepCommand extends JobCommand {
 
     @Override
     void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
+        if (args.value("--tokenizer-from") != null) {
+            config = ConfigValueFactory.fromAnyRef(args.value("--tokenizer-from")).atPath("tokenizer.from")
+                    .withFallback(config);
+        }
         report(PrepJob.run(spark, args.all("--input"), args.all("--eval-input"), args.value("--output"), config),
                 out);
     }
@@ -116,7 +126,7 @@ final class PrepCommand extends JobCommand {
         JsonNode t = c.path("truncated");
         out.printf("  truncated pairs %d (prompt %d, chosen %d, rejected %d)%n", t.path("pairs").asLong(),
                 t.path("prompt").asLong(), t.path("chosen").asLong(), t.path("rejected").asLong());
-        out.printf("  vocabulary %d ids (%s), %d shard(s)%n", m.path("vocabulary").path("size").asInt(),
-                m.path("tokenizer").path("identity").asText(), m.path("pairs").path("shards").asInt());
+        out.printf("  vocabulary %d ids (%s %s), %d shard(s)%n", m.path("vocabulary").path("size").asInt(),
+                m.path("tokenizer").path("type").asText(), m.path("tokenizer").path("identity").asText(), m.path("pairs").path("shards").asInt());
     }
 }

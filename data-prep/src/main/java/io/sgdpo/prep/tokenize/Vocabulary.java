@@ -29,7 +29,7 @@ import java.util.Map;
  * an encoding and {@code decode(encode(text))} returns exactly {@code text}. Single-byte pieces are
  * never kept as pieces: their byte token already is one id.
  */
-public final class Vocabulary implements Serializable {
+public final class Vocabulary implements TokenCodec {
     private static final long serialVersionUID = 1L;
 
     public static final int BYTE_TOKENS = 256;
@@ -86,16 +86,41 @@ public final class Vocabulary implements Serializable {
     }
 
     /** Total number of ids: 256 bytes + EOS + PAD + kept pieces. */
+    @Override
     public int size() {
         return FIRST_PIECE_ID + pieces.length;
     }
 
+    @Override
     public int eosId() {
         return EOS_ID;
     }
 
+    @Override
     public int padId() {
         return PAD_ID;
+    }
+
+    /** None: prompts start with their first piece. */
+    @Override
+    public int bosId() {
+        return -1;
+    }
+
+    @Override
+    public int[] encodePrompt(String prompt) {
+        return encode(prompt);
+    }
+
+    /** The response alone: pieces never span the prompt/response boundary here. */
+    @Override
+    public int[] encodeResponse(String prompt, String response) {
+        return encode(response);
+    }
+
+    @Override
+    public String identity() {
+        return spec.identity();
     }
 
     /** Number of kept pieces (K, or fewer if the training split had fewer distinct pieces). */
@@ -151,11 +176,13 @@ public final class Vocabulary implements Serializable {
     }
 
     /** The text that {@code ids} spell; EOS and PAD are skipped. */
+    @Override
     public String decode(int[] ids) {
         return new String(decodeBytes(ids), StandardCharsets.UTF_8);
     }
 
     /** vocab.json: layout, tokenizer identity and every kept piece as hex bytes with its count. */
+    @Override
     public String toJson() {
         ObjectMapper om = new ObjectMapper();
         ObjectNode root = om.createObjectNode();
