@@ -34,7 +34,8 @@ public final class SgdpoConfig {
 
     /** Top-level config namespaces owned by this project; unknown keys under them are errors. */
     public static final List<String> NAMESPACES =
-            List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "demo", "study", "sgdpo");
+            List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "generate", "demo", "study",
+                    "sgdpo");
 
     private SgdpoConfig() {
     }

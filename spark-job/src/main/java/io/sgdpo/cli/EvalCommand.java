@@ -16,11 +16,11 @@ final class EvalCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo eval --data DIR --model CKPT --output DIR2 [--gold FILE] [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo eval --data DIR --model MODEL --output DIR2 [--gold FILE] [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --data DIR     a ref-logps output (eval split with reference log-probs; a prep output is");
         s.println("                 enough for losses without a reference, e.g. -Dloss.name=simpo)");
-        s.println("  --model CKPT   a checkpoint folder, e.g. RUN/checkpoints/step-0000000200");
+        s.println("  --model MODEL  a checkpoint folder, e.g. RUN/checkpoints/step-0000000200, or a Hugging Face folder");
         s.println("  --output DIR2  eval.json (metrics under training's eval_ names, gold score), generations.jsonl");
         s.println("                 (greedy + sampled responses for eval.prompts prompts), gold.jsonl");
         s.println("  --gold FILE    JSON Lines of {\"prompt\": ..., \"answer\": ...}: exact-match accuracy of greedy");

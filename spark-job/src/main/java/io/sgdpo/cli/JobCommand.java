@@ -78,6 +78,14 @@ abstract class JobCommand implements Sgdpo.Command {
     /** Runs the job; throws {@link ConfigurationException} for bad config, anything else for a failed job. */
     abstract void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception;
 
+    /**
+     * Whether the command runs Spark jobs; one that does not (it reads a model and writes a few
+     * files) gets no session, so it starts in a second rather than ten.
+     */
+    boolean needsSpark() {
+        return true;
+    }
+
     @Override
     public final int run(String[] argv, PrintStream out, PrintStream err) {
         Map<String, String> overrides;
@@ -112,7 +120,7 @@ abstract class JobCommand implements Sgdpo.Command {
             err.println("sgdpo " + name() + ": configuration error: " + e.getMessage());
             return Sgdpo.EXIT_USAGE;
         }
-        SparkSession spark = session(name(), overrides);
+        SparkSession spark = needsSpark() ? session(name(), overrides) : null;
         try {
             execute(args, config, spark, out);
             return 0;
@@ -123,7 +131,9 @@ abstract class JobCommand implements Sgdpo.Command {
             err.println("sgdpo " + name() + ": FAILED: " + e.getMessage());
             return Sgdpo.EXIT_FAILED;
         } finally {
-            spark.stop();
+            if (spark != null) {
+                spark.stop();
+            }
         }
     }
 

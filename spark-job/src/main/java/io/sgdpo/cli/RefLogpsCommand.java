@@ -17,10 +17,11 @@ final class RefLogpsCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo ref-logps --data DIR --model CKPT --output DIR2 [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo ref-logps --data DIR --model MODEL --output DIR2 [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --data DIR     a prep output folder (pairs/, vocab.json, _manifest.json), any Hadoop URI");
-        s.println("  --model CKPT   a checkpoint folder (model.zip + state.properties), e.g. .../step-0000001000");
+        s.println("  --model MODEL  a checkpoint folder (model.zip + state.properties), e.g. .../step-0000001000, or a");
+        s.println("                 Hugging Face folder (config.json + model.safetensors; graph length model.maxLength)");
         s.println("  --output DIR2  output folder: pairs/ with chosen_ref_logps, rejected_ref_logps, chosen_ref_sum,");
         s.println("                 rejected_ref_sum beside the prep columns; vocab.json; _manifest.json");
         s.println("  --conf FILE    HOCON config file; ref.* keys documented in data-prep's reference.conf");

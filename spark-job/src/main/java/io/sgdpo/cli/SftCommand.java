@@ -16,9 +16,12 @@ final class SftCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo sft --data DIR --output RUN [--resume] [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo sft --data DIR --output RUN [--init MODEL] [--resume] [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --data DIR    a prep output folder (pairs/, vocab.json), any Hadoop URI");
+        s.println("  --init MODEL  fine-tune this model: a Hugging Face folder (the data prepped with");
+        s.println("                --tokenizer-from MODEL) or a checkpoint; without it a model of model.* is");
+        s.println("                trained from scratch");
         s.println("  --output RUN  run folder: checkpoints/step-N/, metrics/sft.jsonl, _manifest.json");
         s.println("  --resume      continue the run in RUN from its latest checkpoint");
         s.println("  --conf FILE   HOCON config file (model.*, sft.*, train.master.*)");
@@ -35,7 +38,7 @@ final class SftCommand extends JobCommand {
 
     @Override
     List<String> valueFlags() {
-        return List.of("--data", "--output");
+        return List.of("--data", "--output", "--init");
     }
 
     @Override
@@ -50,7 +53,7 @@ final class SftCommand extends JobCommand {
 
     @Override
     void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
-        SftJob.Result r = SftJob.run(spark, args.value("--data"), args.value("--output"), config, args.has("--resume"),
+        SftJob.Result r = SftJob.run(spark, args.value("--data"), args.value("--init"), args.value("--output"), config, args.has("--resume"),
                 out);
         out.println("sgdpo sft: reference checkpoint " + r.checkpoint());
     }

@@ -35,6 +35,8 @@ public final class Sgdpo {
         COMMANDS.put("ref-logps", new RefLogpsCommand());
         COMMANDS.put("train", new TrainCommand());
         COMMANDS.put("eval", new EvalCommand());
+        COMMANDS.put("export", new ExportCommand());
+        COMMANDS.put("generate", new GenerateCommand());
         COMMANDS.put("report", new ReportCommand());
         COMMANDS.put("demo", new DemoCommand());
         COMMANDS.put("study", new StudyCommand());

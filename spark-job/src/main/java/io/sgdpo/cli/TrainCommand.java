@@ -16,10 +16,11 @@ final class TrainCommand extends JobCommand {
 
     @Override
     void help(PrintStream s) {
-        s.println("Usage: sgdpo train --data DIR --init CKPT --output RUN [--resume] [--conf FILE] [-Dkey=value...]");
+        s.println("Usage: sgdpo train --data DIR --init MODEL --output RUN [--resume] [--conf FILE] [-Dkey=value...]");
         s.println();
         s.println("  --data DIR    a ref-logps output folder (pairs/ with reference log-probs, vocab.json)");
-        s.println("  --init CKPT   the reference checkpoint the policy starts from (e.g. an sft run's latest)");
+        s.println("  --init MODEL  the reference model the policy starts from: a checkpoint (e.g. an sft run's");
+        s.println("                latest) or a Hugging Face folder (the data prepped with --tokenizer-from MODEL)");
         s.println("  --output RUN  run folder: checkpoints/step-N/, metrics/{train.jsonl,train.parquet,curves.png},");
         s.println("                _manifest.json");
         s.println("  --resume      continue the run in RUN from its latest checkpoint (--init not needed)");

@@ -196,7 +196,7 @@ public final class DemoJob {
             }
         }
         boolean resume = new Checkpoints(fs, new Path(runDir, "checkpoints")).latest().isPresent();
-        return SftJob.run(spark, data, runDir, config, resume, progress).checkpoint().toString();
+        return SftJob.run(spark, data, null, runDir, config, resume, progress).checkpoint().toString();
     }
 
     /**

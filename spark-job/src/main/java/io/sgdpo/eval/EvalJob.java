@@ -4,19 +4,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
-import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
 import io.sgdpo.loss.PreferenceLoss;
-import io.sgdpo.nn.Decoder;
-import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.nn.ModelShape;
 import io.sgdpo.nn.Generator;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
-import io.sgdpo.prep.tokenize.Vocabulary;
+import io.sgdpo.prep.UserModel;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.train.Evaluation;
 import io.sgdpo.train.PairShards;
 import java.io.IOException;
@@ -111,13 +110,11 @@ public final class EvalJob {
         PreferenceLoss loss = Losses.create(s.loss());
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         GoldAnswers gold = goldFile == null ? null : GoldAnswers.read(goldFile, hadoop);
-        Vocabulary vocab = PairShards.vocabulary(spark, dataDir);
-        ComputationGraph policy = Checkpoints.load(checkpoint, hadoop).graph();
-        DecoderConfig decoder = Decoder.describe(policy.getConfiguration(), 0, 0);
-        if (decoder.vocabSize() != vocab.size()) {
-            throw new ConfigurationException("the checkpoint's vocabulary (" + decoder.vocabSize()
-                    + " ids) is not the data's (" + vocab.size() + " ids in " + dataDir + ")");
-        }
+        TokenCodec vocab = PairShards.vocabulary(spark, dataDir);
+        UserModel model = UserModel.open(checkpoint, hadoop, config);
+        model.requireTokenizer(vocab, dataDir);
+        ComputationGraph policy = model.graph();
+        ModelShape decoder = model.shape();
         List<PairExample> pairs = new ArrayList<>((loss.needsReference()
                 ? PairShards.readWithReference(spark, dataDir, PairSchema.EVAL)
                 : PairShards.read(spark, dataDir, PairSchema.EVAL)).collect());
@@ -169,7 +166,7 @@ public final class EvalJob {
         }
     }
 
-    private static void writeGenerations(FileSystem fs, Path file, Generator generator, Vocabulary vocab,
+    private static void writeGenerations(FileSystem fs, Path file, Generator generator, TokenCodec vocab,
                                          List<PairExample> pairs, Settings s) throws IOException {
         Random random = new Random(s.seed());
         List<PairExample> shown = pairs.subList(0, Math.min(s.prompts(), pairs.size()));
@@ -193,12 +190,12 @@ public final class EvalJob {
         }
     }
 
-    private static GoldScore scoreGold(FileSystem fs, Path file, Generator generator, Vocabulary vocab,
+    private static GoldScore scoreGold(FileSystem fs, Path file, Generator generator, TokenCodec vocab,
                                        GoldAnswers gold, Settings s, int length, PrintStream progress)
             throws IOException {
         List<int[]> prompts = new ArrayList<>();
         for (GoldAnswers.Item item : gold.items()) {
-            int[] prompt = vocab.encode(item.prompt());
+            int[] prompt = vocab.encodePrompt(item.prompt());
             if (prompt.length >= length) {
                 throw new ConfigurationException(gold.source() + ": prompt '" + item.prompt() + "' has "
                         + prompt.length + " ids; the checkpoint's length " + length + " leaves no room to answer");
@@ -232,7 +229,7 @@ public final class EvalJob {
         return score;
     }
 
-    private static int[] withoutEos(int[] response, Vocabulary vocab) {
+    private static int[] withoutEos(int[] response, TokenCodec vocab) {
         int n = response.length;
         return n > 0 && response[n - 1] == vocab.eosId() ? Arrays.copyOf(response, n - 1) : response;
     }

@@ -2,11 +2,12 @@ package io.sgdpo.train;
 
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.prep.PairSchema;
-import io.sgdpo.prep.tokenize.Vocabulary;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.apache.commons.io.IOUtils;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
@@ -53,13 +54,20 @@ public final class PairShards {
         return rows.javaRDD().map(PairSchema::example);
     }
 
-    /** The vocabulary saved beside the shards. */
-    public static Vocabulary vocabulary(SparkSession spark, String dir) throws IOException {
+    /** The vocabulary saved beside the shards: the trimmed one, or the model tokenizer prep used. */
+    public static TokenCodec vocabulary(SparkSession spark, String dir) throws IOException {
+        return vocabulary(dir, spark.sparkContext().hadoopConfiguration());
+    }
+
+    /** The vocabulary saved beside the shards, read without Spark. */
+    public static TokenCodec vocabulary(String dir, Configuration hadoop) throws IOException {
         Path file = new Path(dir, PairSchema.VOCAB_FILE);
-        requireExists(spark, file, "vocabulary");
-        FileSystem fs = file.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        FileSystem fs = file.getFileSystem(hadoop);
+        if (!fs.exists(file)) {
+            throw new IllegalArgumentException("no vocabulary at " + file + " (a prep or ref-logps output holds one)");
+        }
         try (var in = fs.open(file)) {
-            return Vocabulary.fromJson(IOUtils.toString(in, StandardCharsets.UTF_8));
+            return TokenCodec.fromJson(IOUtils.toString(in, StandardCharsets.UTF_8));
         }
     }
 

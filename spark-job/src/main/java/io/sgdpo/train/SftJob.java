@@ -7,15 +7,19 @@ import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.nn.Decoder;
-import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.hf.HfOrigin;
+import io.sgdpo.nn.LanguageModels;
+import io.sgdpo.nn.ModelShape;
+import io.sgdpo.nn.Optimization;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedLabels;
 import io.sgdpo.nn.SftLoss;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
-import io.sgdpo.prep.tokenize.Vocabulary;
+import io.sgdpo.prep.UserModel;
+import io.sgdpo.prep.tokenize.TokenizerMatch;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.LinkedHashMap;
@@ -76,11 +80,14 @@ public final class SftJob {
         Settings.of(config);
     }
 
-    public static Result run(SparkSession spark, String dataDir, String runDir, Config config, boolean resume,
-                             PrintStream progress) throws IOException {
+    /**
+     * @param init a model to fine-tune (a Hugging Face folder or a checkpoint), or null to train a
+     *             model of {@code model.*} from scratch
+     */
+    public static Result run(SparkSession spark, String dataDir, String init, String runDir, Config config,
+                             boolean resume, PrintStream progress) throws IOException {
         Settings s = Settings.of(config);
-        Vocabulary vocab = PairShards.vocabulary(spark, dataDir);
-        DecoderConfig model = DecoderConfig.fromConfig(config.getConfig("model"), vocab.size());
+        TokenCodec vocab = PairShards.vocabulary(spark, dataDir);
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Path run = new Path(runDir);
         FileSystem fs = run.getFileSystem(sc.hadoopConfiguration());
@@ -89,6 +96,7 @@ public final class SftJob {
 
         ComputationGraph graph;
         TrainingState state;
+        HfOrigin origin;
         var latest = checkpoints.loadLatest();
         if (resume) {
             if (latest.isEmpty()) {
@@ -96,6 +104,7 @@ public final class SftJob {
             }
             graph = latest.get().graph();
             state = latest.get().state();
+            origin = latest.get().origin();
             metrics.truncateAfterStep(state.step());
             progress.printf("sft: resuming %s at epoch %d, step %d%n", state.extra().get("runId"), state.epoch(),
                     state.step());
@@ -104,9 +113,25 @@ public final class SftJob {
                 throw new ConfigurationException("output " + run + " already holds a run (" + latest.get().path()
                         + "); pass --resume to continue it or choose another --output");
             }
-            graph = Decoder.create(model, new SftLoss(), new Adam(s.learningRate), DataType.FLOAT);
-            state = TrainingState.initial(s.seed).with("runId", "sft-" + UUID.randomUUID().toString().substring(0, 8));
+            Optimization optimization = new Optimization(new Adam(s.learningRate), 0, 0);
+            if (init != null) {
+                UserModel start = UserModel.open(init, sc.hadoopConfiguration(), config);
+                start.requireTokenizer(vocab, dataDir);
+                graph = LanguageModels.withLoss(start.graph(), new SftLoss(), optimization,
+                        config.getDouble("model.dropout"));
+                origin = start.origin();
+            } else {
+                graph = LanguageModels.create(config.getConfig("model"), vocab.size(), new SftLoss(), optimization,
+                        DataType.FLOAT);
+                origin = null;
+            }
+            state = TrainingState.initial(s.seed).with("runId", "sft-" + UUID.randomUUID().toString().substring(0, 8))
+                    .with(TokenizerMatch.STATE_KEY, vocab.identity());
+            if (init != null) {
+                state = state.with("init", init);
+            }
         }
+        ModelShape model = LanguageModels.describe(graph.getConfiguration());
 
         JavaRDD<PairExample> train = PairShards.read(spark, dataDir, PairSchema.TRAIN).cache();
         List<PairExample> evalPairs = PairShards.read(spark, dataDir, PairSchema.EVAL).collect();
@@ -141,7 +166,7 @@ public final class SftJob {
                 Map<String, Object> r = row(runId, epoch, step, graph, layout, trainSample, evalPairs, s.batchSize,
                         tokens / seconds);
                 state = new TrainingState(step, epoch, s.seed, s.seed + step, state.extra());
-                Path saved = checkpoints.save(graph, state);
+                Path saved = checkpoints.save(graph, state, origin);
                 r.put("checkpoint", saved.toString());
                 metrics.append(r);
                 report(progress, r);
@@ -195,7 +220,7 @@ public final class SftJob {
     }
 
     private static void writeManifest(FileSystem fs, Path run, String dataDir, Config config, Path checkpoint,
-                                      String identity, String runId, DecoderConfig model) throws IOException {
+                                      String identity, String runId, ModelShape model) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode m = json.createObjectNode();
         m.put("stage", "sft");

@@ -12,7 +12,8 @@ import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
 import io.sgdpo.loss.PairLogProbs;
 import io.sgdpo.loss.PreferenceLoss;
-import io.sgdpo.nn.Decoder;
+import io.sgdpo.hf.HfOrigin;
+import io.sgdpo.nn.LanguageModels;
 import io.sgdpo.nn.Optimization;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
@@ -20,7 +21,9 @@ import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.nn.SequenceLogProbs;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
-import io.sgdpo.prep.tokenize.Vocabulary;
+import io.sgdpo.prep.UserModel;
+import io.sgdpo.prep.tokenize.TokenizerMatch;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -130,10 +133,11 @@ public final class TrainJob {
         FileSystem fs = run.getFileSystem(sc.hadoopConfiguration());
         Checkpoints checkpoints = new Checkpoints(fs, new Path(run, "checkpoints"));
         MetricsLog metrics = MetricsLog.open(fs, new Path(new Path(run, "metrics"), METRICS));
-        Vocabulary vocab = PairShards.vocabulary(spark, dataDir);
+        TokenCodec vocab = PairShards.vocabulary(spark, dataDir);
 
         ComputationGraph policy;
         TrainingState state;
+        HfOrigin origin;
         var latest = checkpoints.loadLatest();
         if (resume) {
             if (latest.isEmpty()) {
@@ -141,6 +145,7 @@ public final class TrainJob {
             }
             policy = latest.get().graph();
             state = latest.get().state();
+            origin = latest.get().origin();
             metrics.truncateAfterStep(state.step());
             progress.printf("train: resuming %s at step %d%n", state.extra().get("runId"), state.step());
         } else {
@@ -149,19 +154,18 @@ public final class TrainJob {
                         + "); pass --resume to continue it or choose another --output");
             }
             if (init == null) {
-                throw new ConfigurationException("--init CKPT is required: the reference checkpoint to start from");
+                throw new ConfigurationException("--init MODEL is required: the reference model to start from");
             }
-            ComputationGraph reference = Checkpoints.load(init, sc.hadoopConfiguration()).graph();
-            policy = Decoder.withLoss(reference, new PairedPreferenceLoss(s.loss()), s.optimization(), s.dropout());
+            UserModel reference = UserModel.open(init, sc.hadoopConfiguration(), config);
+            reference.requireTokenizer(vocab, dataDir);
+            policy = LanguageModels.withLoss(reference.graph(), new PairedPreferenceLoss(s.loss()), s.optimization(),
+                    s.dropout());
+            origin = reference.origin();
             state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
-                    + UUID.randomUUID().toString().substring(0, 8)).with("init", init);
+                    + UUID.randomUUID().toString().substring(0, 8)).with("init", init)
+                    .with(TokenizerMatch.STATE_KEY, vocab.identity());
         }
-        var decoder = Decoder.describe(policy.getConfiguration(), 0, 0);
-        if (decoder.vocabSize() != vocab.size()) {
-            throw new ConfigurationException("the checkpoint's vocabulary (" + decoder.vocabSize()
-                    + " ids) is not the data's (" + vocab.size() + " ids in " + dataDir + ")");
-        }
-        int length = decoder.maxLength();
+        int length = LanguageModels.describe(policy.getConfiguration()).maxLength();
 
         JavaRDD<PairExample> train = (loss.needsReference() ? PairShards.readWithReference(spark, dataDir, PairSchema.TRAIN)
                 : PairShards.read(spark, dataDir, PairSchema.TRAIN)).cache();
@@ -238,7 +242,7 @@ public final class TrainJob {
                 }
                 state = new TrainingState(step, (int) epoch, s.seed(), s.seed() + step, state.extra());
                 if (last || (s.checkpointEvery() > 0 && step % s.checkpointEvery() == 0)) {
-                    row.put("checkpoint", checkpoints.save(policy, state).toString());
+                    row.put("checkpoint", checkpoints.save(policy, state, origin).toString());
                 }
                 metrics.append(row);
                 double elapsed = (System.nanoTime() - runStart) / 1e9;

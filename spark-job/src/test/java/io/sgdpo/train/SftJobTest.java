@@ -47,7 +47,7 @@ class SftJobTest {
     @Test
     void sftLowersEvalLossBelowTheUntrainedModelsAndCheckpointsEveryEpoch() throws Exception {
         String run = new File(work, "sft-run").getAbsolutePath();
-        SftJob.Result r = SftJob.run(spark, new File(work, "prep").getAbsolutePath(), run, config, false,
+        SftJob.Result r = SftJob.run(spark, new File(work, "prep").getAbsolutePath(), null, run, config, false,
                 new PrintStream(System.out));
         List<Map<String, Object>> rows = r.metrics();
         assertEquals(4, rows.size(), "row 0 (untrained) + one per epoch");
@@ -64,7 +64,7 @@ class SftJobTest {
         assertTrue(new File(run, "metrics/" + SftJob.METRICS).isFile());
 
         ConfigurationException again = assertThrows(ConfigurationException.class, () -> SftJob.run(spark,
-                new File(work, "prep").getAbsolutePath(), run, config, false, new PrintStream(System.out)));
+                new File(work, "prep").getAbsolutePath(), null, run, config, false, new PrintStream(System.out)));
         assertTrue(again.getMessage().contains("--resume"), again.getMessage());
     }
 
@@ -73,11 +73,11 @@ class SftJobTest {
         Config bad = ConfigFactory.parseMap(Map.of("train.master.kind", "allreduce")).withFallback(config);
         String run = new File(work, "bad-run").getAbsolutePath();
         ConfigurationException e = assertThrows(ConfigurationException.class, () -> SftJob.run(spark,
-                new File(work, "prep").getAbsolutePath(), run, bad, false, new PrintStream(System.out)));
+                new File(work, "prep").getAbsolutePath(), null, run, bad, false, new PrintStream(System.out)));
         assertTrue(e.getMessage().contains("train.master.kind"), e.getMessage());
         Config zero = ConfigFactory.parseMap(Map.of("sft.batchSize", "0")).withFallback(config);
         ConfigurationException z = assertThrows(ConfigurationException.class, () -> SftJob.run(spark,
-                new File(work, "prep").getAbsolutePath(), run, zero, false, new PrintStream(System.out)));
+                new File(work, "prep").getAbsolutePath(), null, run, zero, false, new PrintStream(System.out)));
         assertTrue(z.getMessage().contains("sft.batchSize"), z.getMessage());
     }
 
@@ -86,7 +86,7 @@ class SftJobTest {
         Config shared = ConfigFactory.parseMap(Map.of("train.master.kind", "sharedTraining", "sft.epochs", "1"))
                 .withFallback(config);
         String run = new File(work, "sft-shared").getAbsolutePath();
-        SftJob.Result r = SftJob.run(spark, new File(work, "prep").getAbsolutePath(), run, shared, false,
+        SftJob.Result r = SftJob.run(spark, new File(work, "prep").getAbsolutePath(), null, run, shared, false,
                 new PrintStream(System.out));
         double untrained = (Double) r.metrics().get(0).get("eval_loss");
         double trained = (Double) r.metrics().get(1).get("eval_loss");

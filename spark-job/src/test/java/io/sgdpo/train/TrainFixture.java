@@ -30,7 +30,7 @@ final class TrainFixture {
         Config config = HhSlice.prep(spark, work, records, overrides);
         String prep = new File(work, "prep").getAbsolutePath();
         String sftRun = new File(work, "sft").getAbsolutePath();
-        SftJob.Result sft = SftJob.run(spark, prep, sftRun, config, false, new PrintStream(System.out));
+        SftJob.Result sft = SftJob.run(spark, prep, null, sftRun, config, false, new PrintStream(System.out));
         String data = new File(work, "ref").getAbsolutePath();
         RefLogpsJob.run(spark, prep, sft.checkpoint().toString(), data, config);
         return new TrainFixture(config, prep, sft.checkpoint().toString(), data);

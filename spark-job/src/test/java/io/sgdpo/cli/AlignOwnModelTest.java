@@ -1,0 +1,145 @@
+package io.sgdpo.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sgdpo.train.HhSlice;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The "align your own model" path on the command line, end to end on Spark local[2] with the real
+ * pretrained stories260K folder: prep with the model's tokenizer, ref-logps with the imported
+ * model (no SFT), SGDPO training with ParameterAveraging, eval, export, then generate from the
+ * exported folder. Also {@code generate} against llama2.c's own greedy output.
+ */
+class AlignOwnModelTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static Path tmp;
+
+    @BeforeAll
+    static void makeTmp() throws Exception {
+        tmp = Files.createTempDirectory("sgdpo-align-own");
+    }
+
+    @AfterAll
+    static void removeTmp() throws Exception {
+        try (Stream<Path> s = Files.walk(tmp)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    static Path sharedModel(String name) {
+        String root = System.getProperty("sgdpo.shared.models");
+        if (root == null) {
+            fail("system property sgdpo.shared.models is not set (the parent pom sets it to ../shared/models)");
+        }
+        Path p = Path.of(root, name);
+        if (!Files.isRegularFile(p.resolve("config.json"))) {
+            fail("shared model folder missing: " + p);
+        }
+        return p;
+    }
+
+    private static CliRun ok(String... args) {
+        CliRun r = CliRun.of(args);
+        assertEquals(0, r.code(), String.join(" ", args) + "\n" + r.err() + r.out());
+        return r;
+    }
+
+    /** Greedy text is a function of integer ids and an argmax: compared exactly. */
+    @Test
+    void generatePrintsLlama2cGreedyTextForEveryReferencePrompt() throws Exception {
+        Path model = sharedModel("stories260K");
+        JsonNode ref = JSON.readTree(model.resolve("reference.json").toFile());
+        for (JsonNode p : ref.path("prompts")) {
+            CliRun r = ok("generate", "--model", model.toString(), "--prompt", p.path("text").asText(),
+                    "--max-new-tokens", Integer.toString(p.path("greedy_ids").size()), "-Dmodel.maxLength=64");
+            assertEquals(p.path("greedy_text").asText() + System.lineSeparator(), r.out());
+        }
+        CliRun seeded = ok("generate", "--model", model.toString(), "--prompt", "Once upon a time",
+                "--temperature", "1.0", "--top-k", "20", "--seed", "5", "--max-new-tokens", "20",
+                "-Dmodel.maxLength=64");
+        assertEquals(seeded.out(), ok("generate", "--model", model.toString(), "--prompt", "Once upon a time",
+                "--temperature", "1.0", "--top-k", "20", "--seed", "5", "--max-new-tokens", "20",
+                "-Dmodel.maxLength=64").out(), "the same seed gives the same sample");
+        CliRun bad = CliRun.of("generate", "--model", tmp.resolve("nothing-here").toString(), "--prompt", "x");
+        assertTrue(bad.code() != 0 && bad.err().contains("nothing-here"), bad.err());
+    }
+
+    @Test
+    void prepRefLogpsTrainEvalExportFromAHuggingFaceFolder() throws Exception {
+        String model = sharedModel("stories260K").toString();
+        File slice = HhSlice.write(tmp.toFile(), 300);
+        String prep = tmp.resolve("prep").toString();
+        String ref = tmp.resolve("ref").toString();
+        String run = tmp.resolve("run").toString();
+        String exported = tmp.resolve("exported").toString();
+        String[] sizes = {"-Dprep.maxPromptLength=48", "-Dprep.maxTotalLength=80", "-Dmodel.maxLength=80",
+            "-Dprep.evalFraction=0.15", "-Dprep.maxRejectFraction=0.5", "-Dspark.master=local[2]"};
+
+        ok(concat(new String[] {"prep", "--input", slice.getAbsolutePath(), "--output", prep, "--tokenizer-from",
+            model}, sizes));
+        JsonNode prepManifest = JSON.readTree(new File(prep, "_manifest.json"));
+        assertEquals("model", prepManifest.path("tokenizer").path("type").asText());
+
+        ok(concat(new String[] {"ref-logps", "--data", prep, "--model", model, "--output", ref}, sizes));
+        ok(concat(new String[] {"train", "--data", ref, "--init", model, "--output", run, "-Dtrain.maxSteps=30",
+            "-Dtrain.batchSize=4", "-Dtrain.learningRate=2e-3", "-Dtrain.logEvery=5", "-Dtrain.evalEvery=15",
+            "-Dtrain.checkpointEvery=15", "-Dloss.beta=0.5"}, sizes));
+        List<JsonNode> rows = Files.readAllLines(Path.of(run, "metrics", "train.jsonl")).stream()
+                .map(AlignOwnModelTest::json).toList();
+        double first = rows.get(0).path("eval_rewards/accuracies").asDouble();
+        JsonNode last = rows.get(rows.size() - 1);
+        assertEquals(30, last.path("step").asInt());
+        double end = last.path("eval_rewards/accuracies").asDouble();
+        assertTrue(end > first, "eval reward accuracy " + first + " at step 0 -> " + end + " at step 30");
+        String checkpoint = last.path("checkpoint").asText();
+
+        ok(concat(new String[] {"eval", "--data", ref, "--model", checkpoint, "--output", run + "/eval"}, sizes));
+        assertTrue(new File(run, "eval/eval.json").isFile());
+
+        ok("export", "--model", checkpoint, "--output", exported);
+        for (String f : new String[] {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+            "tokenizer_config.json"}) {
+            assertTrue(Files.isRegularFile(Path.of(exported, f)), f + " exported");
+        }
+        byte[] original = Files.readAllBytes(Path.of(model, "model.safetensors"));
+        byte[] aligned = Files.readAllBytes(Path.of(exported, "model.safetensors"));
+        assertEquals(original.length, aligned.length, "same tensors, same dtype: same size");
+        assertFalse(Arrays.equals(original, aligned), "training changed the weights");
+        CliRun again = CliRun.of("export", "--model", checkpoint, "--output", exported);
+        assertEquals(Sgdpo.EXIT_FAILED, again.code(), "an existing export is never overwritten: " + again.err());
+
+        CliRun text = ok("generate", "--model", exported, "--prompt", "Once upon a time", "--max-new-tokens", "8",
+                "-Dmodel.maxLength=64");
+        assertTrue(text.out().startsWith("Once upon a time"), text.out());
+    }
+
+    private static JsonNode json(String line) {
+        try {
+            return JSON.readTree(line);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
