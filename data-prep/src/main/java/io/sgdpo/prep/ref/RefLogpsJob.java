@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.config.ConfigurationException;
+import io.sgdpo.nn.ModelShape;
+import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PairSchema;
@@ -101,7 +103,7 @@ public final class RefLogpsJob {
         RefSettings settings = RefSettings.from(config);
         Configuration hconf = spark.sparkContext().hadoopConfiguration();
         Input input = Input.open(data, hconf);
-        ReferenceCheckpoint ckpt = ReferenceCheckpoint.open(model, hconf);
+        ReferenceCheckpoint ckpt = ReferenceCheckpoint.open(model, hconf, config.getInt("model.maxLength"));
         checkFits(input, ckpt, data, model);
 
         Path out;
@@ -155,7 +157,7 @@ public final class RefLogpsJob {
             if (!pending.isEmpty()) {
                 bytes = jsc.broadcast(ckpt.bytes());
                 ReferenceScorer scorer = new ReferenceScorer(ckpt.identity(), bytes, settings.batchSize(),
-                        ckpt.decoder().maxLength(), input.padId);
+                        ckpt.shape().maxLength(), input.padId);
                 int threads = settings.concurrentShards() > 0 ? settings.concurrentShards() : jsc.defaultParallelism();
                 done.addAll(scoreAll(spark, jsc, pending, work, scorer, fingerprint, ckpt.identity(),
                         Math.min(threads, pending.size())));
@@ -188,7 +190,7 @@ public final class RefLogpsJob {
 
     /** The prep output being read: its identity, vocabulary and shards, checked against its manifest. */
     private record Input(Path dir, ObjectNode manifest, String identity, List<FileStatus> shards, long pairs,
-                         int padId, int vocabSize, int maxTotalLength) {
+                         int padId, TokenCodec vocabulary, int maxTotalLength) {
 
         static Input open(String data, Configuration hconf) {
             try {
@@ -226,10 +228,12 @@ public final class RefLogpsJob {
                     throw new PrepException("Input " + data + ": the shards under " + PairSchema.PAIRS_DIR
                             + "/ differ from those its manifest lists (" + present + " vs " + listed + ")");
                 }
-                JsonNode vocab = m.path("vocabulary");
+                TokenCodec vocabulary;
+                try (InputStream v = fs.open(new Path(dir, PairSchema.VOCAB_FILE))) {
+                    vocabulary = TokenCodec.fromJson(new String(v.readAllBytes(), StandardCharsets.UTF_8));
+                }
                 return new Input(dir, m, identity, List.of(found), m.path("counts").path("kept").asLong(),
-                        vocab.path("padId").asInt(), vocab.path("size").asInt(),
-                        m.path("config").path("prep").path("maxTotalLength").asInt());
+                        vocabulary.padId(), vocabulary, m.path("config").path("prep").path("maxTotalLength").asInt());
             } catch (IOException | IllegalArgumentException e) {
                 throw new PrepException("Cannot read input " + data + ": " + e.getMessage(), e);
             }
@@ -255,13 +259,14 @@ public final class RefLogpsJob {
         }
     }
 
-    /** The checkpoint's decoder must cover the vocabulary and prep's longest sequence. */
+    /** The model must read the data's tokenizer and cover prep's longest sequence. */
     private static void checkFits(Input input, ReferenceCheckpoint ckpt, String data, String model) {
-        DecoderConfig d = ckpt.decoder();
-        if (input.vocabSize > d.vocabSize()) {
-            throw new PrepException("Input " + data + " uses a vocabulary of " + input.vocabSize
-                    + " ids but the checkpoint " + model + " has " + d.vocabSize() + " outputs: it was not trained on "
-                    + "this prep output's vocabulary");
+        ModelShape d = ckpt.shape();
+        try {
+            TokenizerMatch.require(input.vocabulary, data, d.vocabSize(), ckpt.tokenizerJson(),
+                    ckpt.recordedTokenizer(), model);
+        } catch (ConfigurationException e) {
+            throw new PrepException("Input " + data + " does not fit the model: " + e.getMessage(), e);
         }
         if (input.maxTotalLength < 2 || input.maxTotalLength > d.maxLength() + 1) {
             throw new PrepException("Input " + data + " was prepped with prep.maxTotalLength = " + input.maxTotalLength
@@ -403,17 +408,16 @@ public final class RefLogpsJob {
         in.put("fingerprint", input.manifest.path("fingerprint").asText());
         in.put("pairs", input.pairs);
 
-        DecoderConfig d = ckpt.decoder();
+        ModelShape d = ckpt.shape();
         ObjectNode c = m.putObject("checkpoint");
         c.put("path", ckpt.path().toString());
         c.put("sha256", ckpt.identity());
         c.put("dataType", ckpt.dataType().name());
+        c.put("architecture", d.architecture().configName());
         c.put("maxLength", d.maxLength());
         c.put("vocabSize", d.vocabSize());
         c.put("dModel", d.dModel());
         c.put("layers", d.layers());
-        c.put("heads", d.heads());
-        c.put("forwardFlopsPerToken", d.forwardFlopsPerToken());
 
         m.set("config", JSON.readTree(SgdpoConfig.renderJson(config, List.of("ref"))));
         m.set("vocabulary", input.manifest.path("vocabulary").deepCopy());

@@ -1,12 +1,15 @@
 package io.sgdpo.prep.ref;
 
 import io.sgdpo.checkpoint.Checkpoints;
-import io.sgdpo.nn.Decoder;
-import io.sgdpo.nn.DecoderConfig;
-import io.sgdpo.nn.PositionEmbedding;
-import io.sgdpo.nn.TransformerBlock;
+import io.sgdpo.hf.HfModels;
+import io.sgdpo.hf.HfOrigin;
+import io.sgdpo.nn.LanguageModels;
+import io.sgdpo.nn.ModelShape;
 import io.sgdpo.prep.PrepException;
+import io.sgdpo.prep.tokenize.ModelTokenizer;
+import io.sgdpo.prep.tokenize.TokenizerMatch;
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,36 +17,39 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
-import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
-import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.api.buffer.DataType;
 
 /**
- * The reference checkpoint as the driver sees it: its identity (SHA-256 of {@code model.zip}, see
- * {@link Checkpoints#identity}), the bytes to broadcast, and the decoder sizes read from the graph
- * configuration inside the file, so that the sequence length and vocabulary always match the
- * parameters rather than whatever {@code model.*} says.
+ * The reference model as the driver sees it: its identity (a checkpoint's SHA-256 of
+ * {@code model.zip}, see {@link Checkpoints#identity}; a Hugging Face folder's import identity), the
+ * DL4J model bytes to broadcast, the sizes read from the graph configuration inside them (so that
+ * the sequence length and vocabulary always match the parameters rather than whatever
+ * {@code model.*} says), and what tells which tokenizer the model reads.
  *
- * @param path      qualified checkpoint directory
- * @param identity  hex SHA-256 of its model file
- * @param bytes     the model file
- * @param decoder   sizes of the decoder (dropout and seed are not needed for scoring and read as 0 and the graph seed)
- * @param dataType  data type of the network's parameters
+ * @param path              qualified checkpoint directory or Hugging Face folder
+ * @param identity          hex SHA-256 identifying the weights
+ * @param bytes             the DL4J model file (for a Hugging Face folder: its import, serialised)
+ * @param shape             sizes of the model
+ * @param dataType          data type of the network's parameters
+ * @param tokenizerJson     the tokenizer.json the model came with (Hugging Face origin), or null
+ * @param recordedTokenizer the tokenizer identity a checkpoint's training state recorded, or null
  */
-public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, DecoderConfig decoder,
-                                  DataType dataType) {
+public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, ModelShape shape, DataType dataType,
+                                  byte[] tokenizerJson, String recordedTokenizer) {
 
-    /** Reads and checks a checkpoint directory given as a Hadoop URI or local path. */
-    public static ReferenceCheckpoint open(String uri, Configuration hconf) {
+    /**
+     * Reads and checks a checkpoint directory or a Hugging Face folder given as a Hadoop URI or local
+     * path; a Hugging Face folder is built for the sequence length {@code maxLength}.
+     */
+    public static ReferenceCheckpoint open(String uri, Configuration hconf, int maxLength) {
         Path path;
         FileSystem fs;
         try {
@@ -55,12 +61,15 @@ public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, Deco
             }
             if (!fs.getFileStatus(path).isDirectory()) {
                 throw new PrepException("Checkpoint " + uri + " is not a checkpoint directory (a folder holding "
-                        + Checkpoints.MODEL + " and " + Checkpoints.STATE + ")");
+                        + Checkpoints.MODEL + " and " + Checkpoints.STATE + ") nor a Hugging Face model folder");
+            }
+            if (HfModels.isHfFolder(fs, path)) {
+                return imported(fs, path, maxLength);
             }
             if (!fs.exists(new Path(path, Checkpoints.MODEL)) || !fs.exists(new Path(path, Checkpoints.STATE))) {
                 Optional<Path> latest = new Checkpoints(fs, path).latest();
                 throw new PrepException("Checkpoint " + uri + " is not a checkpoint: it lacks " + Checkpoints.MODEL
-                        + " or " + Checkpoints.STATE
+                        + " or " + Checkpoints.STATE + " (and it is no Hugging Face folder: no config.json)"
                         + latest.map(p -> "; it holds checkpoints, the latest being " + p).orElse(""));
             }
             byte[] bytes;
@@ -78,10 +87,32 @@ public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, Deco
                 throw new PrepException("Checkpoint " + uri + " changed while it was being read");
             }
             ComputationGraphConfiguration conf = configuration(bytes, uri);
-            return new ReferenceCheckpoint(path, identity, bytes, decoderOf(conf, uri), conf.getDataType());
+            HfOrigin origin = Checkpoints.readOrigin(fs, path);
+            return new ReferenceCheckpoint(path, identity, bytes, shapeOf(conf, uri), conf.getDataType(),
+                    origin == null ? null : origin.file(ModelTokenizer.TOKENIZER_JSON),
+                    recordedTokenizer(fs, new Path(path, Checkpoints.STATE)));
         } catch (IOException e) {
             throw new PrepException("Cannot read checkpoint " + uri + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A Hugging Face folder, imported on the driver and serialised as a DL4J model for the executors. */
+    private static ReferenceCheckpoint imported(FileSystem fs, Path path, int maxLength) throws IOException {
+        HfModels.Imported model = HfModels.load(fs, path, maxLength);
+        ByteArrayOutputStream zip = new ByteArrayOutputStream();
+        ModelSerializer.writeModel(model.graph(), zip, false);
+        ComputationGraphConfiguration conf = model.graph().getConfiguration();
+        return new ReferenceCheckpoint(path, model.identity(), zip.toByteArray(), LanguageModels.describe(conf),
+                conf.getDataType(), model.origin().file(ModelTokenizer.TOKENIZER_JSON), null);
+    }
+
+    /** The tokenizer identity recorded in a checkpoint's training state, or null. */
+    private static String recordedTokenizer(FileSystem fs, Path state) throws IOException {
+        Properties p = new Properties();
+        try (InputStream in = fs.open(state)) {
+            p.load(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
+        }
+        return p.getProperty("extra." + TokenizerMatch.STATE_KEY);
     }
 
     /** The graph configuration stored in a DL4J model file, without loading the parameters. */
@@ -106,27 +137,13 @@ public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, Deco
                 + ModelSerializer.CONFIGURATION_JSON + ")");
     }
 
-    /** The decoder sizes of a graph built by {@link Decoder#configuration}. */
-    static DecoderConfig decoderOf(ComputationGraphConfiguration conf, String uri) {
-        Layer pos = layer(conf, "pos");
-        Layer head = layer(conf, Decoder.OUTPUT);
-        if (!(pos instanceof PositionEmbedding p) || !(head instanceof FeedForwardLayer lm)) {
-            throw new PrepException("Checkpoint " + uri + " does not hold an sgdpo decoder (no position embedding '"
-                    + "pos' or output layer '" + Decoder.OUTPUT + "')");
+    /** The sizes of a graph built by this project, whatever its architecture. */
+    static ModelShape shapeOf(ComputationGraphConfiguration conf, String uri) {
+        try {
+            return LanguageModels.describe(conf);
+        } catch (IllegalArgumentException e) {
+            throw new PrepException("Checkpoint " + uri + " does not hold an sgdpo model: " + e.getMessage(), e);
         }
-        int layers = 0;
-        int heads = 0;
-        for (int i = 0; layer(conf, "block" + i) instanceof TransformerBlock b; i++) {
-            layers++;
-            heads = b.getHeads();
-        }
-        return new DecoderConfig((int) lm.getNOut(), p.getModelWidth(), layers, heads, p.getLength(), 0.0,
-                conf.getDefaultConfiguration().getSeed());
-    }
-
-    private static Layer layer(ComputationGraphConfiguration conf, String name) {
-        GraphVertex v = conf.getVertices().get(name);
-        return v instanceof LayerVertex lv ? lv.getLayerConf().getLayer() : null;
     }
 
     private static String sha256(byte[] bytes) {
