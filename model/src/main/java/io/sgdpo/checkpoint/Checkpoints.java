@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.sgdpo.hf.HfOrigin;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -20,11 +21,13 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Checkpoints of a decoder under a directory on any Hadoop file system (file://, hdfs://, ...).
+ * Checkpoints of a model under a directory on any Hadoop file system (file://, hdfs://, ...).
  *
  * <p>Each checkpoint is a directory {@code step-NNNNNNNNNN} holding {@code model.zip} (DL4J's
- * format: configuration, parameters and optimizer state) and {@code state.properties}
- * ({@link TrainingState}). It is written completely under a temporary name ({@code _tmp-...}) and
+ * format: configuration, parameters and optimizer state), {@code state.properties}
+ * ({@link TrainingState}) and, for a model imported from Hugging Face, {@code origin/} (its
+ * {@link HfOrigin}: configuration and tokenizer files, so that it can be exported again). It is
+ * written completely under a temporary name ({@code _tmp-...}) and
  * then renamed, so a crash never leaves a partial checkpoint under a final name, and
  * {@link #latest} only ever sees complete ones.
  */
@@ -34,6 +37,8 @@ public final class Checkpoints {
     public static final String MODEL = "model.zip";
     /** The training-state file inside a checkpoint directory. */
     public static final String STATE = "state.properties";
+    /** The folder of a checkpoint's Hugging Face origin, when it has one. */
+    public static final String ORIGIN = "origin";
     private static final Pattern NAME = Pattern.compile("step-(\\d{10})");
 
     private final FileSystem fs;
@@ -50,12 +55,25 @@ public final class Checkpoints {
         return new Checkpoints(root.getFileSystem(conf), root);
     }
 
-    /** A decoder with its training state, as loaded. */
-    public record Loaded(ComputationGraph graph, TrainingState state, Path path) {
+    /**
+     * A model with its training state, as loaded.
+     *
+     * @param origin the Hugging Face folder the model came from, or null
+     */
+    public record Loaded(ComputationGraph graph, TrainingState state, Path path, HfOrigin origin) {
     }
 
-    /** Writes a checkpoint for {@code state.step()} and returns its directory. */
+    /** Writes a checkpoint of a model without Hugging Face origin for {@code state.step()}; returns its directory. */
     public Path save(ComputationGraph graph, TrainingState state) throws IOException {
+        return save(graph, state, null);
+    }
+
+    /**
+     * Writes a checkpoint for {@code state.step()} and returns its directory.
+     *
+     * @param origin the Hugging Face folder the model came from (kept for export), or null
+     */
+    public Path save(ComputationGraph graph, TrainingState state, HfOrigin origin) throws IOException {
         Path target = new Path(root, String.format("step-%010d", state.step()));
         Path tmp = new Path(root, "_tmp-" + target.getName() + "-" + UUID.randomUUID());
         fs.mkdirs(tmp);
@@ -65,6 +83,9 @@ public final class Checkpoints {
             }
             try (OutputStream out = fs.create(new Path(tmp, STATE), false)) {
                 state.write(out);
+            }
+            if (origin != null) {
+                origin.write(fs, new Path(tmp, ORIGIN));
             }
             if (fs.exists(target)) { // the same step saved again: the new copy replaces the old
                 fs.delete(target, true);
@@ -119,8 +140,10 @@ public final class Checkpoints {
         try (InputStream in = fs.open(state)) {
             training = TrainingState.read(in, state.toString());
         }
+        Path originDir = new Path(checkpoint, ORIGIN);
+        HfOrigin origin = fs.isDirectory(originDir) ? HfOrigin.read(fs, originDir) : null;
         Nd4j.getRandom().setSeed(training.rngSeed());
-        return new Loaded(graph, training, checkpoint);
+        return new Loaded(graph, training, checkpoint, origin);
     }
 
     /**

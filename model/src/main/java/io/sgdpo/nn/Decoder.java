@@ -1,7 +1,6 @@
 package io.sgdpo.nn;
 
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
@@ -55,18 +54,8 @@ public final class Decoder {
                                                               Optimization optimization, DataType type) {
         int d = c.dModel();
         int t = c.maxLength();
-        NeuralNetConfiguration.Builder base = new NeuralNetConfiguration.Builder()
-                .seed(c.seed())
-                .dataType(type)
-                .updater(optimization.updater())
+        NeuralNetConfiguration.Builder base = LanguageModels.builder(c.seed(), type, optimization)
                 .weightInit(new WeightInitDistribution(new NormalDistribution(0, Init.STD)));
-        if (optimization.clipL2PerLayer() > 0) {
-            base.gradientNormalization(GradientNormalization.ClipL2PerLayer)
-                    .gradientNormalizationThreshold(optimization.clipL2PerLayer());
-        }
-        if (optimization.weightDecay() > 0) {
-            base.weightDecay(optimization.weightDecay(), true);
-        }
         ComputationGraphConfiguration.GraphBuilder g = base
                 .graphBuilder()
                 .addInputs(INPUT)

@@ -93,6 +93,24 @@ class CheckpointsTest {
         }
     }
 
+    /** An imported model's origin files travel with its checkpoint; other checkpoints have none. */
+    @Test
+    void originIsKeptWithTheCheckpoint(@TempDir File dir) throws IOException {
+        Path root = new Path(dir.toURI().toString());
+        FileSystem fs = root.getFileSystem(new Configuration());
+        Checkpoints checkpoints = new Checkpoints(fs, root);
+        java.util.SortedMap<String, byte[]> files = new java.util.TreeMap<>();
+        files.put("config.json", "{\"model_type\": \"llama\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        files.put("tokenizer.json", new byte[] {1, 2, 3});
+        io.sgdpo.hf.HfOrigin origin = new io.sgdpo.hf.HfOrigin(files);
+        Path with = checkpoints.save(trainedGraph(), new TrainingState(5, 0, 1, 1, java.util.Map.of()), origin);
+        assertEquals(origin, Checkpoints.load(fs, with).origin());
+        assertTrue(fs.isFile(new Path(new Path(with, Checkpoints.ORIGIN), "tokenizer.json")));
+        Path without = checkpoints.save(trainedGraph(), new TrainingState(6, 0, 1, 1, java.util.Map.of()));
+        assertEquals(null, Checkpoints.load(fs, without).origin());
+        assertEquals(without, checkpoints.latest().orElseThrow());
+    }
+
     @Test
     void partialCheckpointsAreNeverLatest(@TempDir File dir) throws IOException {
         Path root = new Path(dir.toURI().toString());

@@ -41,4 +41,33 @@ class SerializationTest {
         assertTrue(original.output(input)[0].equalsWithEps(rebuilt.output(input)[0], 0));
         assertEquals(original.numParams(), rebuilt.numParams());
     }
+
+    /** The llama and gpt2 layers (every size field included) survive JSON and model.zip round trips. */
+    @Test
+    void wholeModelLayersSurviveJsonAndModelZip() throws java.io.IOException {
+        LanguageModelLayer[] layers = {
+            new io.sgdpo.nn.llama.LlamaModel(new io.sgdpo.nn.llama.LlamaConfig(17, 8, 12, 2, 4, 2, 2, 1e-6, 5e5, false,
+                    true, 9), 6),
+            new io.sgdpo.nn.gpt2.Gpt2Model(new io.sgdpo.nn.gpt2.Gpt2Config(17, 8, 2, 2, 20, 9, 1e-4), 6)};
+        for (LanguageModelLayer layer : layers) {
+            LossSpec spec = new LossSpec("sgdpo", 0.3, 0.7, 0.8, 0.05, 0.4);
+            ComputationGraphConfiguration conf = LanguageModels.configuration(layer, new PairedPreferenceLoss(spec),
+                    new Optimization(new Adam(1e-3), 1.0, 0.01), DataType.FLOAT, 7);
+            String json = conf.toJson();
+            ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(json);
+            assertEquals(conf, back);
+            assertEquals(json, back.toJson());
+            assertEquals(layer, LanguageModels.wholeModel(back));
+
+            ComputationGraph original = new ComputationGraph(conf);
+            original.init();
+            java.io.ByteArrayOutputStream zip = new java.io.ByteArrayOutputStream();
+            org.deeplearning4j.util.ModelSerializer.writeModel(original, zip, true);
+            ComputationGraph restored = io.sgdpo.checkpoint.Checkpoints.readModel(
+                    new java.io.ByteArrayInputStream(zip.toByteArray()), true);
+            INDArray input = new PairedBatch(6, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
+            assertTrue(original.output(input)[0].equalsWithEps(restored.output(input)[0], 0), layer.getClass().getName());
+            assertEquals(layer, LanguageModels.wholeModel(restored.getConfiguration()));
+        }
+    }
 }
