@@ -27,14 +27,18 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * @param source what was opened: the graph, the Hugging Face origin (null for a model trained from
  *               scratch), the identity, and the training state of a checkpoint
  */
-public record UserModel(String uri, ModelSource.Opened source) {
+public record UserModel(String uri, ModelSource source) {
 
     /**
      * Opens {@code uri}. A Hugging Face folder is built for the sequence length
      * {@code model.maxLength}; a checkpoint keeps the length it was trained with.
+     *
+     * @throws IOException naming the path and what a valid model looks like
      */
-    public static UserModel open(String uri, Configuration hadoop, Config config) {
-        return new UserModel(uri, ModelSource.open(uri, hadoop, config.getInt("model.maxLength")));
+    public static UserModel open(String uri, Configuration hadoop, Config config) throws IOException {
+        Path path = new Path(uri);
+        boolean huggingFace = HfModels.isHfFolder(path.getFileSystem(hadoop), path);
+        return new UserModel(uri, ModelSource.open(uri, hadoop, huggingFace ? config.getInt("model.maxLength") : 0));
     }
 
     public ComputationGraph graph() {

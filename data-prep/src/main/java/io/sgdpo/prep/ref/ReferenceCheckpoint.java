@@ -87,7 +87,8 @@ public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, Mode
                 throw new PrepException("Checkpoint " + uri + " changed while it was being read");
             }
             ComputationGraphConfiguration conf = configuration(bytes, uri);
-            HfOrigin origin = Checkpoints.readOrigin(fs, path);
+            Path originDir = new Path(path, Checkpoints.ORIGIN);
+            HfOrigin origin = fs.isDirectory(originDir) ? HfOrigin.read(fs, originDir) : null;
             return new ReferenceCheckpoint(path, identity, bytes, shapeOf(conf, uri), conf.getDataType(),
                     origin == null ? null : origin.file(ModelTokenizer.TOKENIZER_JSON),
                     recordedTokenizer(fs, new Path(path, Checkpoints.STATE)));
