@@ -9,6 +9,7 @@ import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.nn.ModelShape;
 import io.sgdpo.prep.tokenize.TokenCodec;
+import io.sgdpo.prep.tokenize.TokenizerMatch;
 import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PairSchema;
