@@ -109,7 +109,8 @@ class AlignOwnModelTest {
         assertTrue(end > first, "eval reward accuracy " + first + " at step 0 -> " + end + " at step 30");
         String checkpoint = last.path("checkpoint").asText();
 
-        ok(concat(new String[] {"eval", "--data", ref, "--model", checkpoint, "--output", run + "/eval"}, sizes));
+        ok(concat(new String[] {"eval", "--data", ref, "--model", checkpoint, "--output", run + "/eval",
+            "-Deval.prompts=2", "-Deval.samples=1", "-Deval.maxNewTokens=8"}, sizes));
         assertTrue(new File(run, "eval/eval.json").isFile());
 
         ok("export", "--model", checkpoint, "--output", exported);
