@@ -115,7 +115,12 @@ public final class HfModels {
         digest.update(origin.file(HfOrigin.CONFIG));
         Map<String, INDArray> targets = new HashMap<>();
         for (WeightTable.Entry e : table.entries()) {
-            targets.put(e.param(), flat(graph.getLayer(LanguageModels.MODEL).getParam(e.param())));
+            INDArray target = flat(graph.getLayer(LanguageModels.MODEL).getParam(e.param()));
+            if (target.length() != e.length()) {
+                throw new IllegalStateException("weight table of " + layer.getClass().getSimpleName() + ": " + e
+                        + " does not fit parameter " + e.param() + " of " + target.length() + " elements");
+            }
+            targets.put(e.param(), target);
         }
         float[] tiedCopy = plan.tiedHead == null ? null : new float[(int) table.entries().get(0).length()];
         for (Path file : files) {
