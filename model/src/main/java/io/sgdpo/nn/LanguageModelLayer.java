@@ -70,6 +70,9 @@ public abstract class LanguageModelLayer extends CompensatedSameDiffLayer {
     /** Matrix-multiply FLOPs of one forward pass per token (2 per multiply-add). */
     public abstract long forwardFlopsPerToken();
 
+    /** The longest sequence the model handles (its position table, or the positions it was trained for). */
+    public abstract int maxPositions();
+
     /** The same layer built for another sequence length T (its parameters do not depend on T). */
     public abstract LanguageModelLayer withLength(int length);
 

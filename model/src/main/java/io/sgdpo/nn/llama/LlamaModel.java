@@ -140,6 +140,11 @@ public class LlamaModel extends LanguageModelLayer {
     }
 
     @Override
+    public int maxPositions() {
+        return maxPositions;
+    }
+
+    @Override
     public WeightTable weightTable() {
         return LlamaWeights.table(config());
     }
