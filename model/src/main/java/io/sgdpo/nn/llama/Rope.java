@@ -12,8 +12,8 @@ import org.nd4j.linalg.factory.Nd4j;
  *   x' = x * cos + rotate_half(x) * sin,   rotate_half(x) = (-x[n/2:], x[:n/2])
  * </pre>
  * cos and sin are constants of the graph; rotate_half is a product with a constant signed
- * permutation {@code [n, n]} (ND4J's reverse op, the obvious alternative, is some 15 times slower
- * than the whole product at these sizes).
+ * permutation {@code [n, n]} (ND4J's reverse op, the obvious alternative, measured an order of
+ * magnitude slower than this product at these sizes).
  */
 final class Rope {
 
@@ -57,12 +57,12 @@ final class Rope {
     }
 
     /** Rotates key rows {@code [mb*T, heads*headDim]} ordered (example, position). */
-    SDVariable apply(SameDiff sd, SDVariable rows, int heads) {
+    SDVariable apply(SDVariable rows, int heads) {
         return rotate(rows, heads, cos, sin);
     }
 
     /** Rotates query rows and multiplies them by the attention's query scale. */
-    SDVariable applyToQueries(SameDiff sd, SDVariable rows, int heads) {
+    SDVariable applyToQueries(SDVariable rows, int heads) {
         return rotate(rows, heads, queryCos, querySin);
     }
 
