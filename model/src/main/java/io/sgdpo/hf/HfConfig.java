@@ -36,7 +36,7 @@ final class HfConfig {
     private static final Set<String> LLAMA = Set.of("vocab_size", "hidden_size", "intermediate_size",
             "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "max_position_embeddings",
             "rms_norm_eps", "rope_theta", "rope_scaling", "rope_parameters", "hidden_act", "tie_word_embeddings",
-            "attention_bias", "mlp_bias", "attention_dropout", "pretraining_tp");
+            "attention_bias", "mlp_bias", "attention_dropout", "pretraining_tp", "rope_interleaved", "is_llama_config");
     private static final Set<String> QWEN2_EXTRA = Set.of("use_sliding_window", "sliding_window", "max_window_layers",
             "layer_types", "use_mrope");
     private static final Set<String> MISTRAL_EXTRA = Set.of("sliding_window");
@@ -80,6 +80,7 @@ final class HfConfig {
         r.requireKnown(known, type);
         r.requireValue("hidden_act", "silu", "silu");
         r.requireNull("rope_scaling");
+        r.requireFalse("rope_interleaved"); // nanotron's exports (SmolLM) say which rotary layout they use
         r.requireFalse("mlp_bias");
         if (type.equals("llama")) {
             r.requireFalse("attention_bias"); // Llama's attention_bias also puts a bias on o_proj

@@ -107,17 +107,34 @@ public final class HfModels {
         }
         WeightTable table = layer.weightTable();
         Plan plan = plan(table, headers, dir);
-
+        // everything validated: now allocate the model and read the tensors
         long total = table.entries().stream().mapToLong(WeightTable.Entry::length).sum();
         ComputationGraph graph = LanguageModels.withParameters(layer, Nd4j.zeros(DataType.FLOAT, 1, total),
                 new SftLoss(), new Optimization(new NoOp(), 0, 0), 0);
         MessageDigest digest = sha256();
         digest.update(origin.file(HfOrigin.CONFIG));
+        copyTensors(fs, files, headers, plan, graph, table, digest, configFile);
+        return new Imported(graph, origin, HexFormat.of().formatHex(digest.digest()));
+    }
+
+    /**
+     * Streams every weight file once, in order (hashing each whole file), copying each planned
+     * tensor into its parameter.
+     */
+    private static void copyTensors(FileSystem fs, List<Path> files, Map<Path, SafeTensors.Header> headers, Plan plan,
+                                    ComputationGraph graph, WeightTable table, MessageDigest digest, Path configFile)
+            throws IOException {
         Map<String, INDArray> targets = new HashMap<>();
         for (WeightTable.Entry e : table.entries()) {
-            targets.put(e.param(), flat(graph.getLayer(LanguageModels.MODEL).getParam(e.param())));
+            INDArray target = flat(graph.getLayer(LanguageModels.MODEL).getParam(e.param()));
+            if (target.length() != e.length()) {
+                throw new IllegalStateException("weight table: " + e + " does not fit parameter " + e.param() + " of "
+                        + target.length() + " elements");
+            }
+            targets.put(e.param(), target);
         }
-        float[] tiedCopy = plan.tiedHead == null ? null : new float[(int) table.entries().get(0).length()];
+        WeightTable.Entry embedding = table.entries().get(0);
+        float[] tiedCopy = plan.tiedHead() == null ? null : new float[(int) embedding.length()];
         for (Path file : files) {
             SafeTensors.Header header = headers.get(file);
             if (header == null) { // the index: hashed as it is
@@ -127,23 +144,20 @@ public final class HfModels {
                 continue;
             }
             SafeTensors.readData(fs, header, digest, (tensor, offset, values, count) -> {
-                String param = plan.params.get(new Located(file, tensor.name()));
+                Located located = new Located(file, tensor.name());
+                String param = plan.params().get(located);
                 if (param != null) {
                     targets.get(param).get(NDArrayIndex.interval(offset, offset + count))
                             .assign(Nd4j.createFromArray(Arrays.copyOf(values, count)));
-                } else if (plan.tiedHead != null && plan.tiedHead.equals(new Located(file, tensor.name()))) {
+                } else if (located.equals(plan.tiedHead())) {
                     System.arraycopy(values, 0, tiedCopy, (int) offset, count);
                 }
             });
         }
-        if (tiedCopy != null) {
-            float[] embedding = targets.get(table.entries().get(0).param()).toFloatVector();
-            if (!Arrays.equals(embedding, tiedCopy)) {
-                throw new HfFormatException(plan.tiedHead.file() + ": lm_head.weight differs from the embedding, but "
-                        + configFile + " ties them (tie_word_embeddings)");
-            }
+        if (tiedCopy != null && !Arrays.equals(targets.get(embedding.param()).toFloatVector(), tiedCopy)) {
+            throw new HfFormatException(plan.tiedHead().file() + ": lm_head.weight differs from the embedding, but "
+                    + configFile + " ties them (tie_word_embeddings)");
         }
-        return new Imported(graph, origin, HexFormat.of().formatHex(digest.digest()));
     }
 
     /** A tensor in a file. */
@@ -387,7 +401,7 @@ public final class HfModels {
     }
 
     /** The origin's config must describe the graph's model (any sequence length). */
-    private static void requireSameModel(LanguageModelLayer layer, HfOrigin origin) throws HfFormatException {
+    private static void requireSameModel(LanguageModelLayer layer, HfOrigin origin) {
         LanguageModelLayer described;
         try {
             described = HfConfig.layer(origin.config(), "the origin's " + HfOrigin.CONFIG, 1);

@@ -49,8 +49,15 @@ public final class CausalAttention {
         this.mask = sd.constant(causalBias(heads / kvHeads, length, type));
     }
 
+    /** The factor 1/sqrt(headSize) the queries must already carry when given to {@link #apply}. */
+    public double queryScale() {
+        return 1.0 / Math.sqrt(headSize);
+    }
+
     /**
-     * @param q rows {@code [mb*T, heads*headSize]}, ordered (example, position)
+     * @param q rows {@code [mb*T, heads*headSize]}, ordered (example, position), already multiplied
+     *          by {@link #queryScale()}: scaling the queries costs T times less than scaling the
+     *          scores, and Llama folds it into its rotary constants for free
      * @param k rows {@code [mb*T, kvHeads*headSize]}
      * @param v rows {@code [mb*T, kvHeads*headSize]}
      * @return rows {@code [mb*T, heads*headSize]}: each head's weighted values, heads concatenated
@@ -59,7 +66,7 @@ public final class CausalAttention {
         int rep = heads / kvHeads;
         SDVariable groupedQ = q.reshape(-1, length, kvHeads, rep, headSize).permute(0, 2, 3, 1, 4)
                 .reshape(-1, rep * length, headSize);
-        SDVariable scores = sd.mmul(groupedQ, perHead(k), false, true, false).mul(1.0 / Math.sqrt(headSize));
+        SDVariable scores = sd.mmul(groupedQ, perHead(k), false, true, false);
         SDVariable weights = sd.nn().softmax(scores.add(mask), 2);
         SDVariable out = sd.mmul(weights, perHead(v)); // [mb*kvHeads, rep*T, headSize]
         return out.reshape(-1, kvHeads, rep, length, headSize).permute(0, 3, 1, 2, 4).reshape(-1, heads * headSize);

@@ -11,8 +11,9 @@ import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
  * Base of this project's SameDiff layers. DL4J 1.0.0-M2.1 feeds the external error of a
  * {@code SameDiffLayer} into its backward pass twice, so every gradient through such a layer comes
  * out exactly 2x. Each layer therefore returns {@code 0.5 z + 0.5 stopGradient(z)}: the same
- * value, half the gradient. {@code DecoderGradientCheckTest} pins both facts; the day DL4J fixes
- * the bug, its test with the compensation turned off starts passing and this class must go.
+ * value, half the gradient ({@link LanguageModelLayer} applies it inside, where it is cheaper).
+ * {@code DecoderGradientCheckTest} and {@code ArchitectureGradientCheckTest} pin both facts; the
+ * day DL4J fixes the bug, their tests with the compensation turned off fail and this class must go.
  */
 public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
 
@@ -70,11 +71,26 @@ public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
     @Override
     public final SDVariable defineLayer(SameDiff sd, SDVariable input, Map<String, SDVariable> params, SDVariable mask) {
         SDVariable z = defineBody(sd, input, params);
+        return compensatesInside() ? z : halfGradient(sd, z);
+    }
+
+    /**
+     * Whether {@link #defineBody} compensates the doubled gradient itself, with {@link
+     * #halfGradient} on values that every path from the parameters and the input to the output
+     * passes through exactly once (cheaper when the output is larger than they are). By default
+     * the output is compensated.
+     */
+    protected boolean compensatesInside() {
+        return false;
+    }
+
+    /** {@code 0.5 x + 0.5 stopGradient(x)}: the value of x with half its gradient (x itself when not compensating). */
+    protected final SDVariable halfGradient(SameDiff sd, SDVariable x) {
         if (!compensateDoubledGradient) {
-            return z;
+            return x;
         }
-        SDVariable frozen = new StopGradient(sd, z).outputVariable();
-        return z.mul(0.5).add(frozen.mul(0.5));
+        SDVariable frozen = new StopGradient(sd, x).outputVariable();
+        return x.mul(0.5).add(frozen.mul(0.5));
     }
 
     public boolean isCompensateDoubledGradient() {

@@ -70,6 +70,9 @@ public abstract class LanguageModelLayer extends CompensatedSameDiffLayer {
     /** Matrix-multiply FLOPs of one forward pass per token (2 per multiply-add). */
     public abstract long forwardFlopsPerToken();
 
+    /** The longest sequence the model handles (its position table, or the positions it was trained for). */
+    public abstract int maxPositions();
+
     /** The same layer built for another sequence length T (its parameters do not depend on T). */
     public abstract LanguageModelLayer withLength(int length);
 
@@ -79,8 +82,16 @@ public abstract class LanguageModelLayer extends CompensatedSameDiffLayer {
         SDVariable frozen = new StopGradient(sd, ids).outputVariable().reshape(-1).castTo(DataType.INT);
         SDVariable oneHot = sd.oneHot(frozen, vocabSize, 1, 1.0, 0.0, input.dataType());
         SDVariable hidden = hiddenStates(sd, oneHot, params, input.dataType()).add(ids.mul(0.0));
-        SDVariable logits = sd.mmul(hidden, headWeight(params), false, true, false); // [mb*T, V]
+        // Every path to the logits passes through the hidden states or the head weight, once: halving
+        // their gradients there costs (mb*T + V) * d elements instead of mb*T*V at the logits.
+        SDVariable logits = sd.mmul(halfGradient(sd, hidden), halfGradient(sd, headWeight(params)), false, true,
+                false); // [mb*T, V]
         return logits.reshape(-1, length, vocabSize).permute(0, 2, 1);
+    }
+
+    @Override
+    protected final boolean compensatesInside() {
+        return true;
     }
 
     @Override

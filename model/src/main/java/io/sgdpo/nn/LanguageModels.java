@@ -109,8 +109,15 @@ public final class LanguageModels {
                     + " cannot run at " + length + ": its learned positions have exactly that many rows"
                     + " (set model.maxLength = " + shape.maxLength() + ")");
         }
-        ComputationGraphConfiguration conf = source.getConfiguration().clone();
-        ((LayerVertex) conf.getVertices().get(MODEL)).getLayerConf().setLayer(layer.withLength(length));
+        if (length < 1 || length > layer.maxPositions()) {
+            throw new IllegalArgumentException("sequence length " + length + " outside 1.." + layer.maxPositions()
+                    + " (the model's maximum positions)");
+        }
+        ComputationGraphConfiguration conf = ComputationGraphConfiguration.fromJson(source.getConfiguration().toJson());
+        // a copy keeps what the graph builder put into the layer (name, updater, regularisation, clipping)
+        LanguageModelLayer rebuilt = (LanguageModelLayer) wholeModel(conf).clone();
+        rebuilt.setLength(length);
+        ((LayerVertex) conf.getVertices().get(MODEL)).getLayerConf().setLayer(rebuilt);
         ComputationGraph graph = new ComputationGraph(conf);
         graph.init(source.params().dup(), false);
         if (source.getUpdater(false) != null && source.getUpdater(false).getStateViewArray() != null) {

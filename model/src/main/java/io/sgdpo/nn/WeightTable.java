@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * @param prefix  the prefix transformers' {@code save_pretrained} writes before the base model's
  *                tensors ({@code model.} for Llama, {@code transformer.} for GPT-2); checkpoints
  *                without it are read too
- * @param entries one per parameter, in the layer's parameter order
+ * @param entries one per parameter, the token embedding first
  * @param ignored checkpoint tensors that are buffers, not parameters (GPT-2's causal-mask
  *                {@code attn.bias}, old Llama {@code rotary_emb.inv_freq}), matched against the name
  *                without prefix; they are skipped on import and not written on export

@@ -61,6 +61,8 @@ class HfImportErrorsTest {
         refused(withConfig(Fixtures.STORIES, c -> c.put("hidden_act", "gelu")), "config.json", "hidden_act 'gelu'", 8);
         refused(withConfig(Fixtures.STORIES, c -> c.put("attention_bias", true)), "config.json", "attention_bias", 8);
         refused(withConfig(Fixtures.STORIES, c -> c.put("mlp_bias", true)), "config.json", "mlp_bias", 8);
+        refused(withConfig(Fixtures.STORIES, c -> c.put("rope_interleaved", true)), "config.json", "rope_interleaved",
+                8);
         refused(withConfig(Fixtures.STORIES, c -> c.put("quantization_config", "x")), "config.json",
                 "quantization_config", 8);
         refused(withConfig(Fixtures.STORIES, c -> c.put("some_new_field", 1)), "config.json", "some_new_field", 8);

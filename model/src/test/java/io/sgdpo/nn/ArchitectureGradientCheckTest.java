@@ -26,6 +26,9 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * a single SameDiff layer followed by the loss layer, with the paired preference loss and with the
  * SFT loss. Sizes are tiny (vocabulary 11, width 4, 2 heads sharing 1 key/value head for llama,
  * T 5, 2 blocks) because GradientCheckUtil checks every parameter with two forward passes each.
+ * Tolerance: relative error 1e-5 between the analytic gradient and central differences with step
+ * 1e-6 (the truncation and rounding error of central differences in double precision lie far
+ * below it, a wrong or missing gradient term far above), absolute errors below 1e-9 accepted.
  */
 class ArchitectureGradientCheckTest {
 
@@ -119,6 +122,7 @@ class ArchitectureGradientCheckTest {
             layer.setCompensateDoubledGradient(false);
             INDArray doubled = gradient(layer, batch);
             assertTrue(right.norm2Number().doubleValue() > 0);
+            // exactly twice: the same computation, once without a factor 0.5 that is exact in binary
             assertTrue(doubled.equalsWithEps(right.mul(2), 1e-12), layer.getClass().getSimpleName());
         }
     }

@@ -59,9 +59,11 @@ class LanguageModelsTest {
     void defaultModelBlockIsTheDecoder() {
         Config m = model(Map.of());
         ComputationGraph graph = LanguageModels.create(m, 30, new SftLoss(), ADAM, DataType.FLOAT);
-        ComputationGraphConfiguration expected = Decoder.configuration(DecoderConfig.fromConfig(m, 30), new SftLoss(),
-                ADAM, DataType.FLOAT);
-        assertEquals(expected.toJson(), graph.getConfiguration().toJson());
+        ComputationGraph expected = new ComputationGraph(Decoder.configuration(DecoderConfig.fromConfig(m, 30),
+                new SftLoss(), ADAM, DataType.FLOAT));
+        expected.init();
+        assertEquals(expected.getConfiguration().toJson(), graph.getConfiguration().toJson());
+        assertEquals(expected.params(), graph.params(), "the same seed, the same initial parameters");
         assertEquals(new ModelShape(Architecture.DECODER, 30, 128, 64, 2),
                 LanguageModels.describe(graph.getConfiguration()));
     }
@@ -217,9 +219,15 @@ class LanguageModelsTest {
 
         @Override
         public double computeScore(INDArray labels, INDArray preOutput, IActivation a, INDArray mask, boolean average) {
-            this.labels = labels.dup();
-            this.preOutput = preOutput.dup();
+            record(labels, preOutput);
             return 0;
+        }
+
+        private void record(INDArray labels, INDArray preOutput) {
+            try (var ws = org.nd4j.linalg.factory.Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                this.labels = labels.dup();
+                this.preOutput = preOutput.dup();
+            }
         }
 
         @Override
@@ -229,8 +237,7 @@ class LanguageModelsTest {
 
         @Override
         public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation a, INDArray mask) {
-            this.labels = labels.dup();
-            this.preOutput = preOutput.dup();
+            record(labels, preOutput);
             return preOutput.mul(0);
         }
 

@@ -66,6 +66,7 @@ class SerializationTest {
             ComputationGraph restored = io.sgdpo.checkpoint.Checkpoints.readModel(
                     new java.io.ByteArrayInputStream(zip.toByteArray()), true);
             INDArray input = new PairedBatch(6, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
+            // bit-identical: the same parameters through the same computation, replayed
             assertTrue(original.output(input)[0].equalsWithEps(restored.output(input)[0], 0), layer.getClass().getName());
             assertEquals(layer, LanguageModels.wholeModel(restored.getConfiguration()));
         }

@@ -46,7 +46,7 @@ final class Gpt2Block {
                 c.layerNormEps());
         SDVariable qkv = conv1d(sd, h, p.get(param(index, ATTN)), p.get(param(index, ATTN_BIAS)));
         SDVariable[] split = sd.split(qkv, 3, 1);
-        SDVariable attended = attention.apply(sd, split[0], split[1], split[2]);
+        SDVariable attended = attention.apply(sd, split[0].mul(attention.queryScale()), split[1], split[2]);
         x = x.add(conv1d(sd, attended, p.get(param(index, ATTN_PROJ)), p.get(param(index, ATTN_PROJ_BIAS))));
 
         SDVariable h2 = layerNorm(sd, x, p.get(param(index, LN2_GAIN)), p.get(param(index, LN2_BIAS)),

@@ -131,6 +131,11 @@ public class Gpt2Model extends LanguageModelLayer {
     }
 
     @Override
+    public int maxPositions() {
+        return positions;
+    }
+
+    @Override
     public WeightTable weightTable() {
         return Gpt2Weights.table(config());
     }

@@ -45,7 +45,7 @@ final class LlamaBlock {
         SDVariable q = LanguageModelLayer.linear(sd, h, p.get(param(index, Q)), p.get(param(index, Q_BIAS)));
         SDVariable k = LanguageModelLayer.linear(sd, h, p.get(param(index, K)), p.get(param(index, K_BIAS)));
         SDVariable v = LanguageModelLayer.linear(sd, h, p.get(param(index, V)), p.get(param(index, V_BIAS)));
-        SDVariable attended = attention.apply(sd, rope.apply(sd, q, c.heads()), rope.apply(sd, k, c.kvHeads()), v);
+        SDVariable attended = attention.apply(sd, rope.applyToQueries(q, c.heads()), rope.apply(k, c.kvHeads()), v);
         x = x.add(LanguageModelLayer.linear(sd, attended, p.get(param(index, O)), null));
 
         SDVariable h2 = rmsNorm(sd, x, p.get(param(index, MLP_NORM)), c.rmsNormEps());

@@ -81,8 +81,8 @@ public class LlamaModel extends LanguageModelLayer {
     @Override
     protected SDVariable hiddenStates(SameDiff sd, SDVariable oneHotIds, Map<String, SDVariable> p, DataType type) {
         LlamaConfig c = config();
-        Rope rope = new Rope(sd, headDim, length, ropeTheta, type);
         CausalAttention attention = new CausalAttention(sd, heads, kvHeads, headDim, length, type);
+        Rope rope = new Rope(sd, headDim, length, ropeTheta, attention.queryScale(), type);
         SDVariable x = lookup(sd, oneHotIds, p.get(EMBED));
         for (int i = 0; i < layers; i++) {
             x = LlamaBlock.apply(sd, x, p, i, c, rope, attention);
@@ -137,6 +137,11 @@ public class LlamaModel extends LanguageModelLayer {
                 p.assign(Nd4j.randn(p.dataType(), p.shape()).muli(INIT_STD));
             }
         }
+    }
+
+    @Override
+    public int maxPositions() {
+        return maxPositions;
     }
 
     @Override
