@@ -27,11 +27,11 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * ref-logps} come from another forward pass than the policy's (other batches, maybe another
  * machine), so for the reference checkpoint itself they differ from the policy's log-probs by
  * float32 rounding, about 1e-7 relative, in either direction. With TRL's strict definition of
- * {@code rewards/accuracies} (chosen reward &gt; rejected reward) such noise would count a third or
- * more of the pairs as "accurate" at step 0, depending on the CPU. When the policy <em>is</em> the
- * checkpoint that scored the data ({@link #isScoredReference}), {@link #againstItself} takes the
- * reference log-probs from the policy's own forward pass instead: every reward is then exactly 0,
- * and the accuracy exactly 0, on any machine.
+ * {@code rewards/accuracies} (chosen reward &gt; rejected reward) such noise counts a CPU-dependent
+ * share of the pairs as "accurate" at step 0 (a third of them in one run on an AVX-512 EPYC). When
+ * the policy <em>is</em> the checkpoint that scored the data ({@link #isScoredReference}), {@link
+ * #againstItself} takes the reference log-probs from the policy's own forward pass instead: every
+ * reward is then exactly 0, and the accuracy exactly 0, on any machine.
  */
 public final class Evaluation {
 
