@@ -61,6 +61,7 @@ class CheckpointsTest {
         Checkpoints.Loaded loaded = checkpoints.loadLatest().orElseThrow();
         assertEquals(state, loaded.state());
         DataSet probe = batch(9);
+        // Exact on any CPU: a loaded checkpoint replays the same computation in this JVM, bit for bit.
         assertTrue(graph.output(probe.getFeatures())[0].equalsWithEps(loaded.graph().output(probe.getFeatures())[0], 0),
                 "outputs differ after load");
         assertTrue(graph.getUpdater().getStateViewArray().equalsWithEps(

@@ -38,6 +38,7 @@ class SerializationTest {
         ComputationGraph rebuilt = new ComputationGraph(back);
         rebuilt.init(original.params().dup(), false);
         INDArray input = new PairedBatch(6, 1).inputs(java.util.List.of(new int[] {3, 4, 5}), DataType.FLOAT);
+        // Exact on any CPU: the same parameters, layers and input through the same computation in this JVM.
         assertTrue(original.output(input)[0].equalsWithEps(rebuilt.output(input)[0], 0));
         assertEquals(original.numParams(), rebuilt.numParams());
     }

@@ -129,7 +129,14 @@ public final class EvalJob {
         PairedBatch layout = new PairedBatch(decoder.maxLength(), vocab.padId());
         progress.printf("eval: %s on %d eval pairs of %s (%s)%n", checkpoint, pairs.size(), dataDir,
                 s.loss().getName());
-        Map<String, Double> metrics = Evaluation.metrics(policy, layout, pairs, loss, s.batchSize(), s.seed());
+        // The reference checkpoint itself is compared with itself in one forward pass (rewards 0, see Evaluation).
+        boolean isReference = loss.needsReference() && Evaluation.isScoredReference(hadoop, dataDir, checkpoint);
+        if (isReference) {
+            progress.printf("eval: %s is the checkpoint that scored %s: rewards against itself are 0%n", checkpoint,
+                    dataDir);
+        }
+        Map<String, Double> metrics = Evaluation.metrics(policy, layout, pairs, loss, s.batchSize(), s.seed(),
+                isReference);
         progress.printf("eval: eval_loss %.4f  eval_rewards/accuracies %.3f  eval_rewards/margins %.4f%n",
                 metrics.get("eval_loss"), metrics.get("eval_rewards/accuracies"), metrics.get("eval_rewards/margins"));
 

@@ -1,20 +1,37 @@
 package io.sgdpo.train;
 
+import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.loss.PairLogProbs;
 import io.sgdpo.loss.PreferenceLoss;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.SequenceLogProbs;
+import io.sgdpo.prep.Manifest;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
 /**
  * Held-out preference metrics of a policy: TRL's names with the {@code eval_} prefix, over every
  * given pair. Shared by training (its periodic evaluation) and {@code sgdpo eval}, so the two
- * report the same numbers for the same checkpoint. SGDPO's pilots are drawn at step 0.
+ * compute the same metrics for the same checkpoint (equal up to float32 rounding when they batch
+ * or order the pairs differently). SGDPO's pilots are drawn at step 0.
+ *
+ * <p><b>A policy that is the reference.</b> The reference log-probs stored by {@code sgdpo
+ * ref-logps} come from another forward pass than the policy's (other batches, maybe another
+ * machine), so for the reference checkpoint itself they differ from the policy's log-probs by
+ * float32 rounding, about 1e-7 relative, in either direction. With TRL's strict definition of
+ * {@code rewards/accuracies} (chosen reward &gt; rejected reward) such noise counts a CPU-dependent
+ * share of the pairs as "accurate" at step 0 (a third of them in one run on an AVX-512 EPYC). When
+ * the policy <em>is</em> the checkpoint that scored the data ({@link #isScoredReference}), {@link
+ * #againstItself} takes the reference log-probs from the policy's own forward pass instead: every
+ * reward is then exactly 0, and the accuracy exactly 0, on any machine.
  */
 public final class Evaluation {
 
@@ -27,6 +44,18 @@ public final class Evaluation {
      */
     public static Map<String, Double> metrics(ComputationGraph policy, PairedBatch layout, List<PairExample> pairs,
                                               PreferenceLoss loss, int batchSize, long seed) {
+        return metrics(policy, layout, pairs, loss, batchSize, seed, false);
+    }
+
+    /**
+     * @param batchSize         pairs per forward pass (does not change the result beyond float rounding)
+     * @param seed              seed of the pilot draws
+     * @param policyIsReference the policy is the checkpoint that scored the pairs' reference log-probs:
+     *                          compare it with itself in the same forward pass ({@link #againstItself})
+     */
+    public static Map<String, Double> metrics(ComputationGraph policy, PairedBatch layout, List<PairExample> pairs,
+                                              PreferenceLoss loss, int batchSize, long seed,
+                                              boolean policyIsReference) {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to evaluate");
         }
@@ -35,6 +64,42 @@ public final class Evaluation {
             all.addAll(SequenceLogProbs.of(policy, layout, pairs.subList(from, Math.min(pairs.size(), from + batchSize)),
                     loss, seed, 0));
         }
+        if (policyIsReference && loss.needsReference()) {
+            all = againstItself(all);
+        }
         return BatchMetrics.withPrefix(BatchMetrics.EVAL_PREFIX, BatchMetrics.of(loss, all));
+    }
+
+    /**
+     * The same pairs with each reference array replaced by a copy of the policy array of the same
+     * forward pass: the log-probs of a policy that is the reference, compared with themselves.
+     * Pilots and policy arrays are kept.
+     */
+    public static List<PairLogProbs> againstItself(List<PairLogProbs> scored) {
+        List<PairLogProbs> out = new ArrayList<>(scored.size());
+        for (PairLogProbs p : scored) {
+            out.add(new PairLogProbs(p.policyChosen(), p.policyChosen().clone(), p.policyRejected(),
+                    p.policyRejected().clone(), p.pilots()));
+        }
+        return out;
+    }
+
+    /**
+     * True when {@code dataDir} is a ref-logps output whose reference log-probs were computed by
+     * {@code checkpoint} (the SHA-256 of its model file equals the one in the output's manifest).
+     * False for a prep output, a missing manifest or another checkpoint.
+     */
+    public static boolean isScoredReference(Configuration hadoop, String dataDir, String checkpoint)
+            throws IOException {
+        Path data = new Path(dataDir);
+        var manifest = Manifest.readIfComplete(data.getFileSystem(hadoop), data);
+        if (manifest == null || !"ref-logps".equals(manifest.path("stage").asText())) {
+            return false;
+        }
+        String scoredBy = manifest.path("checkpoint").path("sha256").asText("");
+        Path ckpt = new Path(checkpoint);
+        FileSystem fs = ckpt.getFileSystem(hadoop);
+        return !scoredBy.isEmpty() && fs.exists(new Path(ckpt, Checkpoints.MODEL))
+                && scoredBy.equals(Checkpoints.identity(fs, ckpt));
     }
 }

@@ -184,9 +184,17 @@ public final class TrainJob {
         String runId = state.extra().get("runId");
         writeManifest(fs, run, dataDir, config, state, runId, totalSteps);
 
+        // Until the first update the policy is the reference checkpoint; when that checkpoint scored
+        // the data, step-0 rewards are taken against the same forward pass (exactly 0, see Evaluation).
+        boolean startsAtReference = state.step() == 0 && init != null && loss.needsReference()
+                && Evaluation.isScoredReference(sc.hadoopConfiguration(), dataDir, init);
+        if (startsAtReference) {
+            progress.printf("train: the policy starts as the checkpoint that scored %s: metrics before the first"
+                    + " update compare it with itself (rewards 0)%n", dataDir);
+        }
         if (state.step() == 0 && metrics.rows().isEmpty()) {
             Map<String, Object> r = baseRow(runId, 0, 0, schedule.at(0), Double.NaN);
-            r.putAll(evaluate(policy, layout, evalPairs, loss, s));
+            r.putAll(evaluate(policy, layout, evalPairs, loss, s, startsAtReference));
             metrics.append(r);
             progress.printf("train: step 0/%d  eval_loss %.4f  eval_rewards/accuracies %.3f%n", totalSteps,
                     (Double) r.get("eval_loss"), (Double) r.get("eval_rewards/accuracies"));
@@ -217,7 +225,8 @@ public final class TrainJob {
                 chunk.sort(java.util.Comparator.comparingLong(Minibatches.Batch::index));
 
                 Map<String, Object> row = baseRow(runId, epoch, chunkEnd, schedule.at(step), Double.NaN);
-                Map<String, Double> trainMetrics = chunkMetrics(policy, layout, chunk, loss, s.seed(), epochStart);
+                Map<String, Double> trainMetrics = chunkMetrics(policy, layout, chunk, loss, s.seed(), epochStart,
+                        startsAtReference && step == 0);
                 requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
                 row.putAll(trainMetrics);
 
@@ -238,7 +247,7 @@ public final class TrainJob {
 
                 boolean last = step == totalSteps;
                 if (last || (s.evalEvery() > 0 && step % s.evalEvery() == 0)) {
-                    row.putAll(evaluate(policy, layout, evalPairs, loss, s));
+                    row.putAll(evaluate(policy, layout, evalPairs, loss, s, false));
                 }
                 state = new TrainingState(step, (int) epoch, s.seed(), s.seed() + step, state.extra());
                 if (last || (s.checkpointEvery() > 0 && step % s.checkpointEvery() == 0)) {
@@ -274,20 +283,26 @@ public final class TrainJob {
         return r;
     }
 
-    /** TRL metrics of the chunk's minibatches under the current policy: what the loss sees at each step. */
+    /**
+     * TRL metrics of the chunk's minibatches under the current policy: what the loss sees at each step
+     * (with {@code policyIsReference}, before the first update, the reference log-probs of the same
+     * forward pass instead of the stored ones, which differ from them by float32 rounding only).
+     */
     private static Map<String, Double> chunkMetrics(ComputationGraph policy, PairedBatch layout,
                                                     List<Minibatches.Batch> chunk, PreferenceLoss loss, long seed,
-                                                    long epochStart) {
+                                                    long epochStart, boolean policyIsReference) {
         List<PairLogProbs> all = new ArrayList<>();
         for (Minibatches.Batch b : chunk) {
             all.addAll(SequenceLogProbs.of(policy, layout, b.pairs(), loss, seed, epochStart + b.index()));
         }
-        return BatchMetrics.of(loss, all);
+        return BatchMetrics.of(loss, policyIsReference ? Evaluation.againstItself(all) : all);
     }
 
     private static Map<String, Object> evaluate(ComputationGraph policy, PairedBatch layout,
-                                                List<PairExample> evalPairs, PreferenceLoss loss, Settings s) {
-        return new LinkedHashMap<>(Evaluation.metrics(policy, layout, evalPairs, loss, s.batchSize(), s.seed()));
+                                                List<PairExample> evalPairs, PreferenceLoss loss, Settings s,
+                                                boolean policyIsReference) {
+        return new LinkedHashMap<>(Evaluation.metrics(policy, layout, evalPairs, loss, s.batchSize(), s.seed(),
+                policyIsReference));
     }
 
     private static void requireFinite(double value, String what, long step, List<Minibatches.Batch> chunk) {
