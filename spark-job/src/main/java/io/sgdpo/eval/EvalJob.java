@@ -130,7 +130,7 @@ public final class EvalJob {
         progress.printf("eval: %s on %d eval pairs of %s (%s)%n", checkpoint, pairs.size(), dataDir,
                 s.loss().getName());
         // The reference checkpoint itself is compared with itself in one forward pass (rewards 0, see Evaluation).
-        boolean isReference = loss.needsReference() && Evaluation.isScoredReference(hadoop, dataDir, checkpoint);
+        boolean isReference = loss.needsReference() && Evaluation.isScoredReference(hadoop, dataDir, model.identity());
         if (isReference) {
             progress.printf("eval: %s is the checkpoint that scored %s: rewards against itself are 0%n", checkpoint,
                     dataDir);

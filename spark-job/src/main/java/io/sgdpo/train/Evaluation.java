@@ -1,6 +1,5 @@
 package io.sgdpo.train;
 
-import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.loss.PairLogProbs;
 import io.sgdpo.loss.PreferenceLoss;
@@ -13,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
@@ -85,11 +83,12 @@ public final class Evaluation {
     }
 
     /**
-     * True when {@code dataDir} is a ref-logps output whose reference log-probs were computed by
-     * {@code checkpoint} (the SHA-256 of its model file equals the one in the output's manifest).
-     * False for a prep output, a missing manifest or another checkpoint.
+     * True when {@code dataDir} is a ref-logps output whose reference log-probs were computed by the
+     * model of this identity ({@link io.sgdpo.checkpoint.ModelSource#identity}: the SHA-256 of a
+     * checkpoint's model file, or a Hugging Face folder's import identity), as its manifest records.
+     * False for a prep output, a missing manifest or another model.
      */
-    public static boolean isScoredReference(Configuration hadoop, String dataDir, String checkpoint)
+    public static boolean isScoredReference(Configuration hadoop, String dataDir, String modelIdentity)
             throws IOException {
         Path data = new Path(dataDir);
         var manifest = Manifest.readIfComplete(data.getFileSystem(hadoop), data);
@@ -97,9 +96,6 @@ public final class Evaluation {
             return false;
         }
         String scoredBy = manifest.path("checkpoint").path("sha256").asText("");
-        Path ckpt = new Path(checkpoint);
-        FileSystem fs = ckpt.getFileSystem(hadoop);
-        return !scoredBy.isEmpty() && fs.exists(new Path(ckpt, Checkpoints.MODEL))
-                && scoredBy.equals(Checkpoints.identity(fs, ckpt));
+        return !scoredBy.isEmpty() && scoredBy.equals(modelIdentity);
     }
 }

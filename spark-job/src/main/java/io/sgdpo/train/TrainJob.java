@@ -138,6 +138,7 @@ public final class TrainJob {
         ComputationGraph policy;
         TrainingState state;
         HfOrigin origin;
+        String initIdentity = null;
         var latest = checkpoints.loadLatest();
         if (resume) {
             if (latest.isEmpty()) {
@@ -161,6 +162,7 @@ public final class TrainJob {
             policy = LanguageModels.withLoss(reference.graph(), new PairedPreferenceLoss(s.loss()), s.optimization(),
                     s.dropout());
             origin = reference.origin();
+            initIdentity = reference.identity();
             state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
                     + UUID.randomUUID().toString().substring(0, 8)).with("init", init)
                     .with(TokenizerMatch.STATE_KEY, vocab.identity());
@@ -186,8 +188,9 @@ public final class TrainJob {
 
         // Until the first update the policy is the reference checkpoint; when that checkpoint scored
         // the data, step-0 rewards are taken against the same forward pass (exactly 0, see Evaluation).
-        boolean startsAtReference = state.step() == 0 && init != null && loss.needsReference()
-                && Evaluation.isScoredReference(sc.hadoopConfiguration(), dataDir, init);
+        boolean startsAtReference = state.step() == 0 && loss.needsReference()
+                && initIdentity != null
+                && Evaluation.isScoredReference(sc.hadoopConfiguration(), dataDir, initIdentity);
         if (startsAtReference) {
             progress.printf("train: the policy starts as the checkpoint that scored %s: metrics before the first"
                     + " update compare it with itself (rewards 0)%n", dataDir);
