@@ -9,9 +9,14 @@
 #   bench/cluster.sh stop              stop everything start started, by process id
 #   bench/cluster.sh demo [RECORDS]    start; prep, sft, ref-logps and train (ParameterAveraging, then
 #                                      SharedTraining) on the first RECORDS (default 1200) HH records; stop
-#   bench/cluster.sh bench             the full ClusterIT through Maven: the demo's stages compared with
-#                                      local mode, an executor JVM killed in the middle of ref-logps and
-#                                      of training; its record goes to bench/cluster/cluster.md and .json
+#   bench/cluster.sh learn             ClusterIT through Maven: the demo's arithmetic task trained with
+#                                      SGDPO in local mode and on the cluster with each training master,
+#                                      same reference, data, seed and steps; its record (eval curves in
+#                                      one plot, the table of eval accuracy and gold exact match) goes to
+#                                      bench/cluster/learn.md, .json and .png
+#   bench/cluster.sh bench             the full ClusterIT through Maven: the same, on a larger HH slice for
+#                                      prep, and an executor JVM killed in the middle of ref-logps and of
+#                                      training; its record goes to bench/cluster/cluster.md and .json
 #
 # Environment: SGDPO_CLUSTER_DIR (state, logs and work folders; default spark-job/target/cluster),
 # SGDPO_CLUSTER_WORKERS (2), SGDPO_WORKER_CORES (1), SGDPO_WORKER_MEMORY (3g),
@@ -192,14 +197,29 @@ demo() {
   (submit ref-logps --data "$run/prep" --model "$ckpt" --output "$run/ref" "${small[@]}")
   (submit train --data "$run/ref" --init "$ckpt" --output "$run/train-pa" "${small[@]}" "${train[@]}")
   (submit train --data "$run/ref" --init "$ckpt" --output "$run/train-shared" "${small[@]}" "${train[@]}" \
-     -Dtrain.master.kind=sharedTraining -Dtrain.learningRate=3e-3)
+     -Dtrain.master.kind=sharedTraining)
   echo "cluster.sh demo: outputs under $run"
 }
 
-bench() {
+# ClusterIT through Maven, recording the code version and this command line; extra arguments go to Maven.
+cluster_it() {
+  local command="$1" commit dirty
+  shift
   cd "$ROOT"
+  commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  dirty=false
+  [[ -z "$(git status --porcelain 2>/dev/null)" ]] || dirty=true
   mvn -B -ntp -pl spark-job -am verify -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
-    -Dit.test=ClusterIT -Dsgdpo.cluster.full=true
+    -Dit.test=ClusterIT -Dsgdpo.cluster.command="$command" -Dsgdpo.cluster.commit="$commit" \
+    -Dsgdpo.cluster.dirty="$dirty" "$@"
+}
+
+learn() {
+  cluster_it "bench/cluster.sh learn" -Dsgdpo.cluster.record=true
+}
+
+bench() {
+  cluster_it "bench/cluster.sh bench" -Dsgdpo.cluster.full=true
 }
 
 case "${1:-}" in
@@ -208,6 +228,7 @@ case "${1:-}" in
   status) status ;;
   stop) stop ;;
   demo) shift; demo "$@" ;;
+  learn) learn ;;
   bench) bench ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

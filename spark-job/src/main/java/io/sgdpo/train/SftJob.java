@@ -149,7 +149,8 @@ public final class SftJob {
             report(progress, metrics.rows().get(0));
         }
         try (DistributedTrainer trainer = TrainingMasters.create(sc, graph, config.getConfig("train.master"),
-                s.batchSize, s.seed)) {
+                new TrainingMasters.Run(s.batchSize, 1, null, s.learningRate, state.step(), s.seed))) {
+            progress.printf("sft: %s%n", trainer.describe());
             long step = state.step();
             for (int epoch = state.epoch() + 1; epoch <= s.epochs; epoch++) {
                 JavaRDD<Minibatches.Batch> batches = Minibatches.of(train, s.batchSize, s.seed, epoch, false, partitions)
@@ -158,7 +159,7 @@ public final class SftJob {
                 long tokens = batches.map(b -> b.pairs().stream().mapToLong(p -> p.chosen().length).sum())
                         .fold(0L, Long::sum);
                 long start = System.nanoTime();
-                trainer.fit(batches.map(b -> layout.buildSequences(b.pairs(), DataType.FLOAT)), step);
+                trainer.fit(batches, (index, pairs) -> layout.buildSequences(pairs, DataType.FLOAT), step);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 batches.unpersist();
                 step += count;

@@ -45,10 +45,10 @@ import org.nd4j.linalg.learning.config.Adam;
  * policy initialised from a reference checkpoint, on pair shards carrying reference log-probs,
  * through DL4J's Spark training masters.
  *
- * <p>Training runs in chunks of {@code train.logEvery} whole minibatches: before each chunk the
- * learning rate is set from the warm-up + cosine schedule and the chunk's TRL-named metrics are
- * taken (the values the loss sees, before the update); after it the parameters are checked for
- * non-finite values. Evaluation on the eval split, checkpoints and metric files follow at their
+ * <p>Training runs in chunks of {@code train.logEvery} whole minibatches: before each chunk its
+ * TRL-named metrics are taken (the values the loss sees, before the update); after it the
+ * parameters are checked for non-finite values. The warm-up + cosine learning rate is in the
+ * optimizer of every layer and follows the step of each update ({@link StepSchedule}). Evaluation on the eval split, checkpoints and metric files follow at their
  * own intervals (multiples of the chunk). The data order and SGDPO's pilot draws are functions of
  * (seed, epoch, step, pair id), so {@code --resume} from a checkpoint retraces the same run.
  */
@@ -207,7 +207,9 @@ public final class TrainJob {
         long runStart = System.nanoTime();
         long stepsThisRun = 0;
         try (DistributedTrainer trainer = TrainingMasters.create(sc, policy, config.getConfig("train.master"),
-                2 * s.batchSize(), s.seed())) {
+                new TrainingMasters.Run(s.batchSize(), 2, schedule, s.learningRate(), step, s.seed()))) {
+            progress.printf("train: %s%n", trainer.describe());
+            trainer.warningForFitsOf(s.logEvery()).ifPresent(w -> progress.printf("train: warning: %s%n", w));
             JavaRDD<Minibatches.Batch> epochBatches = null;
             long cachedEpoch = -1;
             while (step < totalSteps) {
@@ -233,14 +235,14 @@ public final class TrainJob {
                 requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
                 row.putAll(trainMetrics);
 
-                policy.setLearningRate(schedule.at(step));
                 long tokens = chunk.stream().flatMap(b -> b.pairs().stream())
                         .mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
                 long start = System.nanoTime();
-                long baseStep = epochStart;
                 long seed = s.seed();
-                trainer.fit(sc.parallelize(chunk, Math.min(partitions, chunk.size()))
-                        .map(b -> layout.build(b.pairs(), loss, seed, baseStep + b.index(), DataType.FLOAT)), step);
+                // the learning rate of each step is set by the schedule in the updaters, step by step
+                trainer.fit(sc.parallelize(chunk, Math.min(partitions, chunk.size())),
+                        (index, pairs) -> layout.build(pairs, loss, seed, epochStart + index, DataType.FLOAT),
+                        epochStart);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 policy = trainer.network();
                 requireFinite(policy.params().sumNumber().doubleValue(), "parameters after the update", step, chunk);

@@ -11,13 +11,18 @@ import com.typesafe.config.Config;
 import io.sgdpo.BuildOutput;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.SgdpoConfig;
+import io.sgdpo.demo.ArithmeticTask;
+import io.sgdpo.demo.DemoJob;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
+import io.sgdpo.train.TrainJob;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,11 +30,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
+import org.apache.commons.io.output.TeeOutputStream;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
@@ -40,11 +48,16 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 /**
  * The product on a real multi-process Spark cluster: bench/cluster.sh's standalone master and two
  * one-core workers on 127.0.0.1, each executor its own JVM, the job jar submitted as on any cluster.
- * Prep, SFT, ref-logps and training with both masters (SharedTraining's Aeron over loopback UDP
- * between the executor JVMs and the driver), compared with local mode where the algorithm is
- * deterministic. With {@code -Dsgdpo.cluster.full=true} it runs the whole HH slice of the training
- * tests, checks that training learns, kills an executor JVM in the middle of ref-logps and of
- * training, and writes its record to bench/cluster/ (see bench/cluster.sh for the command).
+ * Prep of an HH slice equals local mode's row by row. Then the demo's arithmetic task, where
+ * learning is unmistakable: the SFT reference is trained on the cluster, ref-logps equals local
+ * mode's within a float32 tolerance, and the same SGDPO run (reference, data, seed, steps) is
+ * trained in local mode and on the cluster with each training master (SharedTraining's Aeron over
+ * loopback UDP between the executor JVMs and the driver): each master must reach an eval reward
+ * accuracy of {@value #MIN_ACCURACY} and a gold exact match within {@value #GOLD_TOLERANCE} of the
+ * local run's. The comparison's record goes to spark-job/target/cluster-learning/, and with
+ * {@code -Dsgdpo.cluster.record=true} (bench/cluster.sh learn) to bench/cluster/learn.*. With
+ * {@code -Dsgdpo.cluster.full=true} (bench/cluster.sh bench) it also kills an executor JVM in the
+ * middle of ref-logps and of training, and writes bench/cluster/cluster.md.
  */
 class ClusterIT {
 
@@ -55,20 +68,34 @@ class ClusterIT {
     private static final double LOGIT_SCALE = 16;
     /** Slack for the rounding accumulated through the layers before the logits. */
     private static final double ULPS = 16;
+    private static final boolean RECORD = Boolean.getBoolean("sgdpo.cluster.record");
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** The sizes of the training tests' HH slice. */
+    /** The sizes of the training tests' HH slice, for prep. */
     private static final Map<String, String> SMALL = Map.ofEntries(Map.entry("prep.maxPromptLength", "24"),
             Map.entry("prep.maxTotalLength", "48"), Map.entry("tokenizer.vocabSize", "200"),
             Map.entry("prep.evalFraction", "0.15"), Map.entry("prep.maxRejectFraction", "0.5"),
             Map.entry("prep.shardTargetBytes", "64KiB"), Map.entry("model.maxLength", "48"),
             Map.entry("model.dModel", "32"), Map.entry("model.layers", "1"), Map.entry("model.heads", "2"));
 
+    /**
+     * The demo's generated-task settings (io/sgdpo/demo/generated.conf) and what this test changes: a
+     * shorter SFT (time), shards small enough for ref-logps to have several, and fits of 50 steps,
+     * 25 per executor, as the README recommends for SharedTraining (the chunk length does not change
+     * what local mode and ParameterAveraging train, only how often they log).
+     */
+    private static final String TASK_CONF = "io/sgdpo/demo/generated.conf";
+    private static final Map<String, String> TASK_OVERRIDES = new java.util.TreeMap<>(Map.of("sft.epochs", "3",
+            "prep.shardTargetBytes", "64KiB", "train.logEvery", "50"));
+    /** What every training master must reach on the arithmetic task, and how close to local mode. */
+    static final double MIN_ACCURACY = 0.9;
+    static final double GOLD_TOLERANCE = 0.05;
+
     private final StringBuilder report = new StringBuilder();
     private final Map<String, Object> figures = new LinkedHashMap<>();
 
     @Test
-    void thePipelineRunsOnAStandaloneClusterLikeInLocalMode(@TempDir File work) throws Exception {
+    void thePipelineRunsAndLearnsOnAStandaloneClusterLikeInLocalMode(@TempDir File work) throws Exception {
         int records = FULL ? 1200 : 400;
         File slice = slice(work, records);
         String prep = uri(work, "prep-cluster");
@@ -83,17 +110,20 @@ class ClusterIT {
                     + "2g, one per worker; %d HH records.", seconds(t0), records);
 
             // prep: the same output as local mode, byte for byte in every row, vocabulary and manifest.
-            LoopbackCluster.Submission s = ok(cluster.submit(null, args("prep", "--input", uri(slice), "--output",
+            LoopbackCluster.Submission s = ok(cluster.submit(null, hh("prep", "--input", uri(slice), "--output",
                     prep)), "prep");
             stage("prep", s);
             Config config = SgdpoConfig.load(null, SMALL);
             PrepJob.run(spark, List.of(uri(slice)), prepLocal, config);
             comparePrep(spark, prep, prepLocal);
 
-            // sft on the cluster: the reference model.
+            // The demo's arithmetic task, generated and prepped here.
+            Arithmetic task = Arithmetic.create(spark, work);
+            line("Arithmetic task: %s; prepped in local mode.", task.describe());
+
+            // sft on the cluster: the reference model of every training run below.
             String sft = uri(work, "sft");
-            s = ok(cluster.submit(null, args("sft", "--data", prep, "--output", sft, "-Dsft.epochs=" + (FULL ? 2 : 1),
-                    "-Dsft.batchSize=8", "-Dsft.learningRate=3e-3", "-Dsft.trainEvalPairs=32")), "sft");
+            s = ok(cluster.submit(null, task.args("sft", "--data", task.sftData, "--output", sft)), "sft");
             stage("sft", s);
             String ckpt = latestCheckpoint(new File(work, "sft/checkpoints"));
 
@@ -102,11 +132,11 @@ class ClusterIT {
             // OpenBLAS's blocking, hence its rounding, follows the thread count on some CPU kernels
             // (e.g. Haswell's; SkylakeX's does not).
             String ref = uri(work, "ref-cluster");
-            s = ok(cluster.submit(null, args("ref-logps", "--data", prep, "--model", ckpt, "--output", ref)),
-                    "ref-logps");
+            s = ok(cluster.submit(null, task.args("ref-logps", "--data", task.preferenceData, "--model", ckpt,
+                    "--output", ref)), "ref-logps");
             stage("ref-logps", s);
             String refLocal = uri(work, "ref-local");
-            RefLogpsJob.run(spark, prep, ckpt, refLocal, config);
+            RefLogpsJob.run(spark, task.preferenceData, ckpt, refLocal, task.config);
             RefDifference refDiff = refDifference(spark, ref, refLocal);
             figures.put("refLogpsMaxAbsDifferenceClusterVsLocal", refDiff.maxAbs());
             figures.put("refLogpsDifferenceClusterVsLocalOfFloat32Bound", refDiff.ofBound());
@@ -115,23 +145,11 @@ class ClusterIT {
             assertTrue(refDiff.ofBound() <= 1, "cluster and local reference log-probs differ by " + refDiff.maxAbs()
                     + ", more than float32 rounding (" + refDiff.ofBound() + " times the bound)");
 
-            // Training with each master.
-            int steps = FULL ? 120 : 40;
-            List<String> train = List.of("-Dtrain.maxSteps=" + steps, "-Dtrain.batchSize=8", "-Dtrain.logEvery=10",
-                    "-Dtrain.evalEvery=" + (FULL ? 40 : 20), "-Dtrain.checkpointEvery=" + (FULL ? 40 : 20));
-            for (String master : List.of("parameterAveraging", "sharedTraining")) {
-                List<String> a = new ArrayList<>(List.of("train", "--data", ref, "--init", ckpt, "--output",
-                        uri(work, "train-" + master), "-Dtrain.master.kind=" + master,
-                        "-Dtrain.learningRate=" + (master.equals("sharedTraining") ? "3e-3" : "1e-3")));
-                a.addAll(train);
-                s = ok(cluster.submit(null, args(a.toArray(String[]::new))), "train " + master);
-                stage("train " + master, s);
-                checkTraining(master, new File(work, "train-" + master), ckpt);
-            }
+            learns(spark, cluster, task, ref, ckpt, work, seconds(t0));
 
             if (FULL) {
-                refLogpsLosesAnExecutor(cluster, work, prep, ckpt, ref, spark);
-                trainingLosesAnExecutor(cluster, work, ref, ckpt);
+                refLogpsLosesAnExecutor(cluster, work, task, ckpt, ref, spark);
+                trainingLosesAnExecutor(cluster, work, task, ref, ckpt);
                 appendClusterLog(new File(work, "cluster/logs/master.log"));
             }
             started.addAll(cluster.executors().stream().map(ProcessHandle::pid).toList());
@@ -149,10 +167,178 @@ class ClusterIT {
         }
     }
 
+    // ---------------------------------------------------------------- learning
+
+    /**
+     * The same SGDPO run in local mode (this JVM, local[2], the default master) and on the cluster
+     * with each master; every run evaluated here with the gold answers.
+     */
+    private void learns(SparkSession spark, LoopbackCluster cluster, Arithmetic task, String ref, String ckpt,
+                        File work, double secondsSoFar) throws Exception {
+        long start = System.nanoTime();
+        List<LearningRecord.Run> runs = new ArrayList<>();
+        File local = new File(work, "train-local");
+        long t = System.nanoTime();
+        ByteArrayOutputStream localLog = new ByteArrayOutputStream();
+        TrainJob.run(spark, ref, ckpt, local.getAbsolutePath(), task.config, false, new PrintStream(
+                new TeeOutputStream(System.out, localLog), true, StandardCharsets.UTF_8));
+        double localSeconds = seconds(t);
+        line("train, local mode: %.1f s in this JVM.", localSeconds);
+        runs.add(run(spark, task, ref, "local mode", "local[2], " + how(localLog.toString(StandardCharsets.UTF_8)),
+                local, localSeconds));
+        for (String master : List.of("parameterAveraging", "sharedTraining")) {
+            File dir = new File(work, "train-" + master);
+            LoopbackCluster.Submission s = ok(cluster.submit(null, task.args("train", "--data", ref, "--init", ckpt,
+                    "--output", "file://" + dir.getAbsolutePath(), "-Dtrain.master.kind=" + master)), "train " + master);
+            stage("train " + master, s);
+            runs.add(run(spark, task, ref, "cluster, " + master, "2 executors, " + how(s.output()), dir,
+                    s.seconds()));
+        }
+        DemoJob.Outcome reference = DemoJob.evaluate(spark, "reference (SFT)", ref, ckpt, uri(work, "eval-reference"),
+                task.gold, task.config, System.out);
+
+        LearningRecord.Run baseline = runs.get(0);
+        List<String> checks = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        for (LearningRecord.Run r : runs) {
+            StringBuilder t2 = new StringBuilder();
+            r.evalRows().forEach(e -> t2.append(String.format(" %d: %.3f;", e.get("step").asLong(),
+                    e.get("eval_rewards/accuracies").asDouble())));
+            line("train %s (%s): eval reward accuracy at step%s gold exact match %.3f.", r.name(), r.how(), t2,
+                    r.outcome().goldExactMatch());
+            figures.put(r.name() + " final eval accuracy", r.finalAccuracy());
+            figures.put(r.name() + " gold exact match", r.outcome().goldExactMatch());
+            boolean accurate = r.finalAccuracy() >= MIN_ACCURACY;
+            String check = String.format(Locale.ROOT, "%s: final eval reward accuracy %.3f >= %.2f: %s", r.name(),
+                    r.finalAccuracy(), MIN_ACCURACY, accurate ? "yes" : "NO");
+            if (r != baseline) {
+                double gap = Math.abs(r.outcome().goldExactMatch() - baseline.outcome().goldExactMatch());
+                boolean close = gap <= GOLD_TOLERANCE + 1e-9;
+                check += String.format(Locale.ROOT, "; gold exact match %.3f, %.3f from local mode's %.3f (at most "
+                        + "%.2f): %s", r.outcome().goldExactMatch(), gap, baseline.outcome().goldExactMatch(),
+                        GOLD_TOLERANCE, close ? "yes" : "NO");
+                accurate &= close;
+            }
+            checks.add(check);
+            if (!accurate) {
+                failures.add(check);
+            }
+        }
+        File target = new File(BuildOutput.root(), "spark-job/target/cluster-learning");
+        List<String> settings = task.settings(reference);
+        LearningRecord.write(target, command(), System.getProperty("sgdpo.cluster.commit"), dirty(), settings,
+                reference, runs, checks, secondsSoFar + seconds(start));
+        if (RECORD) {
+            LearningRecord.write(new File(BuildOutput.root(), "bench/cluster"), command(),
+                    System.getProperty("sgdpo.cluster.commit"), dirty(), settings, reference, runs, checks,
+                    secondsSoFar + seconds(start));
+        }
+        assertEquals(List.of(), failures, "training on the cluster did not learn like local mode; see " + target);
+    }
+
+    private static LearningRecord.Run run(SparkSession spark, Arithmetic task, String ref, String name, String how,
+                                          File dir, double seconds) throws IOException {
+        String last = latestCheckpoint(new File(dir, "checkpoints"));
+        DemoJob.Outcome o = DemoJob.evaluate(spark, name, ref, last, "file://" + new File(dir, "eval").getAbsolutePath(),
+                task.gold, task.config, System.out);
+        return new LearningRecord.Run(name, how, dir, seconds, LearningRecord.Run.evalRows(dir), o);
+    }
+
+    /** The trainer's own description of how it shares the steps out (its first progress line). */
+    private static String how(String output) {
+        return output.lines().filter(l -> l.startsWith("train: parameterAveraging") || l.startsWith(
+                "train: sharedTraining")).map(l -> l.substring("train: ".length())).findFirst().orElse("?");
+    }
+
+    private static String command() {
+        return System.getProperty("sgdpo.cluster.command", "mvn -pl spark-job -am verify -Dtest=none "
+                + "-Dsurefire.failIfNoSpecifiedTests=false -Dit.test=ClusterIT");
+    }
+
+    private static Boolean dirty() {
+        String d = System.getProperty("sgdpo.cluster.dirty");
+        return d == null ? null : Boolean.parseBoolean(d);
+    }
+
+    /** The demo's generated arithmetic task, its prep outputs and the settings every stage of it uses. */
+    private static final class Arithmetic {
+        final Config config;
+        final File confFile;
+        final String sftData;
+        final String preferenceData;
+        final String gold;
+        final ArithmeticTask.Settings settings;
+
+        private Arithmetic(Config config, File confFile, String sftData, String preferenceData, String gold,
+                           ArithmeticTask.Settings settings) {
+            this.config = config;
+            this.confFile = confFile;
+            this.sftData = sftData;
+            this.preferenceData = preferenceData;
+            this.gold = gold;
+            this.settings = settings;
+        }
+
+        static Arithmetic create(SparkSession spark, File work) throws IOException {
+            // One config file for this JVM and every submission: the demo's settings and the overrides.
+            StringBuilder conf = new StringBuilder(new String(ClusterIT.class.getClassLoader()
+                    .getResourceAsStream(TASK_CONF).readAllBytes(), StandardCharsets.UTF_8));
+            conf.append("\n# ClusterIT\n");
+            TASK_OVERRIDES.forEach((k, v) -> conf.append(k).append(" = ").append(v).append('\n'));
+            File confFile = new File(work, "arithmetic.conf");
+            Files.writeString(confFile.toPath(), conf.toString());
+            Config config = SgdpoConfig.load(confFile, Map.of());
+            ArithmeticTask.Settings settings = ArithmeticTask.Settings.of(config.getConfig("demo.task"));
+            Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+            ArithmeticTask.Files files = ArithmeticTask.write(FileSystem.getLocal(hadoop),
+                    new org.apache.hadoop.fs.Path(new File(work, "task").getAbsolutePath()), settings);
+            String sft = uri(work, "prep-sft");
+            String preferences = uri(work, "prep-preferences");
+            PrepJob.run(spark, List.of(files.sft().toUri().toString()), sft, config);
+            PrepJob.run(spark, List.of(files.preferences().toUri().toString()), preferences, config);
+            return new Arithmetic(config, confFile, sft, preferences, files.gold().toUri().toString(), settings);
+        }
+
+        /** sgdpo ARGS with this task's config file. */
+        String[] args(String... a) {
+            List<String> out = new ArrayList<>(List.of(a));
+            out.add("--conf");
+            out.add(confFile.getAbsolutePath());
+            return out.toArray(String[]::new);
+        }
+
+        String describe() {
+            return String.format(Locale.ROOT, "%d SFT examples, %d preference pairs, %d held-out prompts with gold "
+                    + "answers (seed %d)", settings.sftExamples(), settings.preferencePairs(), settings.heldOutPrompts(),
+                    settings.seed());
+        }
+
+        List<String> settings(DemoJob.Outcome reference) {
+            Config t = config.getConfig("train");
+            return List.of(
+                    "Task: the demo's generated arithmetic task (`n+1=`, half of the prompts carry; the SFT mix drops "
+                            + "60% of the carries): " + describe() + ".",
+                    String.format(Locale.ROOT, "Reference: SFT on the cluster (ParameterAveraging, 2 executors), %d "
+                                    + "epochs of %d sequences, learning rate %s; gold exact match %.3f.",
+                            config.getInt("sft.epochs"), config.getInt("sft.batchSize"),
+                            config.getValue("sft.learningRate").unwrapped(), reference.goldExactMatch()),
+                    String.format(Locale.ROOT, "Training: SGDPO (beta %s) from that reference, %d steps of %d pairs, "
+                                    + "learning rate %s (%.0f%% warm-up, cosine decay), Adam, gradient clip %s, eval "
+                                    + "every %d steps; the same data order, seed, pilots and reference in every run. "
+                                    + "Settings: %s, with %s.", config.getValue("loss.beta").unwrapped(),
+                            t.getLong("maxSteps"), t.getInt("batchSize"), t.getValue("learningRate").unwrapped(),
+                            100 * t.getDouble("warmupFraction"), t.getValue("gradientClip").unwrapped(),
+                            t.getInt("evalEvery"), TASK_CONF, TASK_OVERRIDES),
+                    "Cluster: bench/cluster.sh's standalone master and 2 workers of 1 core on 127.0.0.1, one executor "
+                            + "JVM per worker; local mode: Spark local[2] in the test JVM.");
+        }
+    }
+
     // ---------------------------------------------------------------- executor loss
 
-    private void refLogpsLosesAnExecutor(LoopbackCluster cluster, File work, String prep, String ckpt, String ref,
+    private void refLogpsLosesAnExecutor(LoopbackCluster cluster, File work, Arithmetic task, String ckpt, String ref,
                                          SparkSession spark) throws Exception {
+        String prep = task.preferenceData;
         String out = uri(work, "ref-killed");
         File shards = new File(work, ".ref-killed." + RefLogpsJob.PARTIAL_SUFFIX + "/" + RefLogpsJob.SHARDS_DIR);
         AtomicLong killed = new AtomicLong();
@@ -173,7 +359,7 @@ class ClusterIT {
         });
         watcher.setDaemon(true);
         watcher.start();
-        LoopbackCluster.Submission s = cluster.submit(null, args("ref-logps", "--data", prep, "--model", ckpt,
+        LoopbackCluster.Submission s = cluster.submit(null, task.args("ref-logps", "--data", prep, "--model", ckpt,
                 "--output", out, "-Dref.concurrentShards=1"));
         watcher.join(60_000);
         assertTrue(killed.get() > 0, "no executor was killed during ref-logps");
@@ -182,8 +368,8 @@ class ClusterIT {
                 killed.get(), s.code());
         LoopbackCluster.Submission finished = s;
         if (s.code() != 0) {
-            finished = ok(cluster.submit(null, args("ref-logps", "--data", prep, "--model", ckpt, "--output", out)),
-                    "ref-logps rerun");
+            finished = ok(cluster.submit(null, task.args("ref-logps", "--data", prep, "--model", ckpt, "--output",
+                    out)), "ref-logps rerun");
             line("  The job failed; the same command again resumed it: %s", lastLines(finished.output(), 2));
         } else {
             line("  Spark's task retry finished the job in the same application: %s", lastLines(s.output(), 2));
@@ -205,14 +391,14 @@ class ClusterIT {
         figures.put("refLogpsKill", finished == s ? "spark task retry" : "rerun resumed");
     }
 
-    private void trainingLosesAnExecutor(LoopbackCluster cluster, File work, String ref, String ckpt)
+    private void trainingLosesAnExecutor(LoopbackCluster cluster, File work, Arithmetic task, String ref, String ckpt)
             throws Exception {
-        List<String> o = List.of("-Dtrain.maxSteps=30", "-Dtrain.batchSize=8", "-Dtrain.learningRate=1e-3",
-                "-Dtrain.logEvery=5", "-Dtrain.evalEvery=10", "-Dtrain.checkpointEvery=10");
+        List<String> o = List.of("-Dtrain.maxSteps=30", "-Dtrain.logEvery=5", "-Dtrain.evalEvery=10",
+                "-Dtrain.checkpointEvery=10");
         String whole = uri(work, "train-whole");
         List<String> a = new ArrayList<>(List.of("train", "--data", ref, "--init", ckpt, "--output", whole));
         a.addAll(o);
-        stage("train 30 steps, undisturbed", ok(cluster.submit(null, args(a.toArray(String[]::new))), "train"));
+        stage("train 30 steps, undisturbed", ok(cluster.submit(null, task.args(a.toArray(String[]::new))), "train"));
 
         String killedRun = uri(work, "train-killed");
         AtomicLong killed = new AtomicLong();
@@ -226,7 +412,7 @@ class ClusterIT {
                     throw new IllegalStateException(e);
                 }
             }
-        }, args(b.toArray(String[]::new)));
+        }, task.args(b.toArray(String[]::new)));
         assertTrue(killed.get() > 0, "no executor was killed during training");
         stage("train 30 steps, executor killed at step 15", s);
         line("train (ParameterAveraging), executor JVM %d killed (SIGKILL) right after the progress line of step "
@@ -236,7 +422,7 @@ class ClusterIT {
             line("  The job failed (%s); checkpoints then: %s.", lastLines(s.output(), 1), list(ckpts));
             List<String> r = new ArrayList<>(List.of("train", "--data", ref, "--output", killedRun, "--resume"));
             r.addAll(o);
-            LoopbackCluster.Submission resumed = ok(cluster.submit(null, args(r.toArray(String[]::new))),
+            LoopbackCluster.Submission resumed = ok(cluster.submit(null, task.args(r.toArray(String[]::new))),
                     "train --resume");
             stage("train --resume", resumed);
             line("  `train --resume` continued from the latest checkpoint and finished.");
@@ -336,36 +522,6 @@ class ClusterIT {
         return new RefDifference(max, ofBound);
     }
 
-    /** Training ran, moved the parameters and, in the full run, learned. */
-    private void checkTraining(String master, File run, String init) throws IOException {
-        List<JsonNode> evals = new ArrayList<>();
-        for (String l : Files.readAllLines(new File(run, "metrics/train.jsonl").toPath())) {
-            JsonNode r = JSON.readTree(l);
-            if (r.has("eval_rewards/accuracies")) {
-                evals.add(r);
-            }
-        }
-        JsonNode first = evals.get(0);
-        JsonNode last = evals.get(evals.size() - 1);
-        StringBuilder t = new StringBuilder();
-        evals.forEach(r -> t.append(String.format(" %d: %.3f / %.4f;", r.get("step").asLong(),
-                r.get("eval_rewards/accuracies").asDouble(), r.get("eval_rewards/margins").asDouble())));
-        line("train %s: eval reward accuracy / margin at step%s", master, t);
-        figures.put("train " + master + " final eval accuracy", last.get("eval_rewards/accuracies").asDouble());
-        figures.put("train " + master + " final eval margin", last.get("eval_rewards/margins").asDouble());
-        INDArray before = Checkpoints.load(init, new Configuration()).graph().params();
-        String finalCkpt = latestCheckpoint(new File(run, "checkpoints"));
-        INDArray after = Checkpoints.load(finalCkpt, new Configuration()).graph().params();
-        double moved = Transforms.abs(after.sub(before)).maxNumber().doubleValue();
-        assertTrue(moved > 0 && Double.isFinite(moved), master + ": parameters did not move (" + moved + ")");
-        if (FULL) {
-            double acc = last.get("eval_rewards/accuracies").asDouble();
-            assertTrue(acc > first.get("eval_rewards/accuracies").asDouble(), master + ": eval accuracy did not rise");
-            assertTrue(last.get("eval_rewards/margins").asDouble() > first.get("eval_rewards/margins").asDouble(),
-                    master + ": eval margin did not rise");
-        }
-    }
-
     // ---------------------------------------------------------------- helpers
 
     private static LoopbackCluster.Submission ok(LoopbackCluster.Submission s, String what) {
@@ -373,7 +529,8 @@ class ClusterIT {
         return s;
     }
 
-    private static String[] args(String... a) {
+    /** sgdpo ARGS with the sizes of the HH slice. */
+    private static String[] hh(String... a) {
         List<String> out = new ArrayList<>(List.of(a));
         SMALL.forEach((k, v) -> out.add("-D" + k + "=" + v));
         return out.toArray(String[]::new);

@@ -118,10 +118,8 @@ class TrainJobTest {
 
     @Test
     void sgdpoLearnsWithSharedTraining() throws Exception {
-        // Threshold-encoded sharing moves each parameter by +-threshold per shared entry: a higher
-        // learning rate than ParameterAveraging's was needed for the same 120 steps.
-        TrainJob.Result shared = train("sgdpo-shared", Map.of("train.master.kind", "sharedTraining",
-                "train.learningRate", "3e-3"));
+        // The same settings as ParameterAveraging's: the encoding threshold follows the learning rate.
+        TrainJob.Result shared = train("sgdpo-shared", Map.of("train.master.kind", "sharedTraining"));
         assertLearns("sgdpo/sharedTraining", shared.metrics());
     }
 

@@ -18,6 +18,7 @@ import io.sgdpo.prep.bench.MatmulRate;
 import io.sgdpo.prep.bench.Machine;
 import io.sgdpo.prep.bench.RepeatFigures;
 import io.sgdpo.train.DistributedTrainer;
+import io.sgdpo.train.Minibatches;
 import io.sgdpo.train.TrainingMasters;
 import java.io.File;
 import java.io.IOException;
@@ -70,6 +71,7 @@ public final class TrainBenchmark {
         PreferenceLoss loss = Losses.create(spec);
         PairedBatch layout = new PairedBatch(model.maxLength(), 1);
         List<DataSet> batches = new ArrayList<>();
+        List<Minibatches.Batch> pairBatches = new ArrayList<>();
         long tokens = 0;
         Random random = new Random(1);
         for (int m = 0; m < minibatches; m++) {
@@ -80,6 +82,7 @@ public final class TrainBenchmark {
                 tokens += 2L * p.prompt().length + p.chosen().length + p.rejected().length;
             }
             batches.add(layout.build(pairs, loss, 42, m, DataType.FLOAT));
+            pairBatches.add(new Minibatches.Batch(m, pairs));
         }
         long positions = (long) minibatches * 2 * pairsPerBatch * model.maxLength();
         double matmul = MatmulRate.flopsPerSecond(1024, 1024, 1024, 7);
@@ -94,7 +97,7 @@ public final class TrainBenchmark {
         }
         for (int round = -1; round < repeats; round++) { // round -1 warms every variant up; variants take turns
             for (Variant v : VARIANTS) {
-                double s = time(v, model, spec, batches, round + 2);
+                double s = time(v, model, spec, batches, pairBatches, layout, loss, round + 2);
                 if (round >= 0) {
                     seconds.get(v.name())[round] = s;
                     out.printf("  round %d  %-36s %.2f s%n", round, v.name(), s);
@@ -119,8 +122,8 @@ public final class TrainBenchmark {
         machine.put("loadAverage1mAfter", Math.round(loadAfter * 1000) / 1000.0);
         report.set("machine", machine);
         Map<String, String> figures = new LinkedHashMap<>();
-        figures.put("seconds", "wall-clock seconds to fit all minibatches once (Spark: fit only, session start,"
-                + " RDD caching and stop excluded)");
+        figures.put("seconds", "wall-clock seconds to fit all minibatches once (Spark: fit, with the building of"
+                + " its DataSets; session start, RDD caching and stop excluded)");
         figures.put("tokensPerSecond", "prompt + response tokens of both rows of every pair / seconds");
         figures.put("mfu", "3 x forward FLOPs of every processed position / seconds / ND4J float32 matmul FLOP/s");
         List<RepeatFigures.Ratio> ratioDefinitions = new ArrayList<>();
@@ -182,7 +185,8 @@ public final class TrainBenchmark {
     }
 
     /** Seconds to fit all minibatches once, from the same initial parameters. */
-    private static double time(Variant v, DecoderConfig model, LossSpec spec, List<DataSet> batches, int round) {
+    private static double time(Variant v, DecoderConfig model, LossSpec spec, List<DataSet> batches,
+                               List<Minibatches.Batch> pairBatches, PairedBatch layout, PreferenceLoss loss, int round) {
         ComputationGraph graph = Decoder.create(model, new PairedPreferenceLoss(spec), new Adam(1e-4), DataType.FLOAT);
         if (v.master() == null) {
             long start = System.nanoTime();
@@ -198,12 +202,12 @@ public final class TrainBenchmark {
             Config master = ConfigFactory.parseMap(Map.of("kind", v.master(), "shared.port",
                     String.valueOf(40200 + 10 * round + v.cores()))).withFallback(SgdpoConfig.reference()
                     .getConfig("train.master"));
-            var rdd = sc.parallelize(batches, v.cores()).cache();
+            var rdd = sc.parallelize(pairBatches, v.cores()).cache();
             rdd.count();
-            try (DistributedTrainer trainer = TrainingMasters.create(sc, graph, master, batches.get(0)
-                    .numExamples(), 42)) {
+            try (DistributedTrainer trainer = TrainingMasters.create(sc, graph, master, new TrainingMasters.Run(
+                    pairBatches.get(0).pairs().size(), 2, null, 1e-4, 0, 42))) {
                 long start = System.nanoTime();
-                trainer.fit(rdd, 0);
+                trainer.fit(rdd, (index, pairs) -> layout.build(pairs, loss, 42, index, DataType.FLOAT), 0);
                 return (System.nanoTime() - start) / 1e9;
             }
         } finally {

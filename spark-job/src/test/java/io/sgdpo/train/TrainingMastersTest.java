@@ -1,0 +1,227 @@
+package io.sgdpo.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
+import io.sgdpo.config.SgdpoConfig;
+import io.sgdpo.loss.LossSpec;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.loss.PreferenceLoss;
+import io.sgdpo.nn.Decoder;
+import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.nn.PairExample;
+import io.sgdpo.nn.PairedBatch;
+import io.sgdpo.nn.PairedPreferenceLoss;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.samediff.AbstractSameDiffLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * The steps of the Spark training masters against the single-process loop they stand for: the
+ * learning rate schedule in every layer, ParameterAveraging's Adam steps at their own step, and its
+ * workers' shares adding up to the update of the whole minibatch.
+ */
+class TrainingMastersTest {
+
+    private static final DecoderConfig MODEL = new DecoderConfig(12, 16, 1, 2, 8, 0.0, 3);
+    private static final LearningRateSchedule SCHEDULE = new LearningRateSchedule(1e-2, 2, 6, 0.1);
+    private static final long SEED = 11;
+    /**
+     * Two computations of the same float32 update (another order of the sums, another number of
+     * workers) agree to a few units in the last place of values of order one; parameters here stay
+     * below 1, so 1e-5 is some 100 ulps and far below one step of the learning rates used (1e-2).
+     */
+    private static final double FLOAT32_TOLERANCE = 1e-5;
+
+    private static SparkSession spark;
+    private static JavaSparkContext sc;
+
+    @BeforeAll
+    static void setUp() {
+        spark = SparkSession.builder().master("local[2]").appName("training-masters-test")
+                .config("spark.ui.enabled", "false").getOrCreate();
+        sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    }
+
+    @AfterAll
+    static void tearDown() {
+        spark.stop();
+    }
+
+    @Test
+    void theScheduleReachesEveryLayerAndSurvivesTheConfigurationJson() {
+        ComputationGraph g = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1.0),
+                DataType.FLOAT);
+        // DL4J's own setLearningRate skips the SameDiff layers (position embedding, blocks, final norm)
+        g.setLearningRate(0.5);
+        assertTrue(rates(g, 0).contains(1.0), "expected DL4J to miss a SameDiff layer: " + rates(g, 0));
+
+        StepSchedule.absolute(SCHEDULE).installOn(g);
+        for (int i = 0; i < 8; i++) {
+            for (double r : rates(g, i)) {
+                assertEquals(SCHEDULE.at(i), r, 0.0, "layer rate at iteration " + i);
+            }
+        }
+        ComputationGraphConfiguration back = ComputationGraphConfiguration.fromJson(g.getConfiguration().toJson());
+        ComputationGraph restored = new ComputationGraph(back);
+        restored.init();
+        assertEquals(rates(g, 4), rates(restored, 4));
+    }
+
+    @Test
+    void aRelativeScheduleCountsSteps_fromTheFirstIterationSeen() {
+        StepSchedule s = StepSchedule.relative(SCHEDULE, 3, 2, "test-" + System.nanoTime());
+        assertEquals(3, s.step(40));
+        assertEquals(5, s.step(41));
+        assertEquals(SCHEDULE.at(7), s.valueAt(42, 0), 0.0);
+        assertEquals(3, s.clone().step(40), "the first iteration is the JVM's, whatever the instance");
+        assertEquals(9, StepSchedule.absolute(SCHEDULE).step(9));
+    }
+
+    @Test
+    void parameterAveragingSharesAMinibatchEvenlyAmongAsManyWorkersAsItCan() {
+        assertEquals(2, TrainingMasters.parameterAveragingWorkers(2, 16));
+        assertEquals(1, TrainingMasters.parameterAveragingWorkers(1, 16));
+        assertEquals(4, TrainingMasters.parameterAveragingWorkers(5, 16));
+        assertEquals(3, TrainingMasters.parameterAveragingWorkers(4, 6));
+        assertEquals(10, TrainingMasters.parameterAveragingWorkers(16, 10));
+        assertEquals(1, TrainingMasters.parameterAveragingWorkers(2, 7));
+    }
+
+    /**
+     * One ParameterAveraging worker (3 pairs per minibatch, so local[2] cannot share it) takes the
+     * same Adam steps as a loop of {@code ComputationGraph.fit} on the driver: the same rate per
+     * step (warm-up, then decay) and Adam's bias correction of each step, across chunks.
+     */
+    @Test
+    void oneWorkerTakesTheStepsOfTheSingleProcessLoop() {
+        List<List<PairExample>> steps = minibatches(6, 3);
+        ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
+                DataType.FLOAT);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
+
+        ComputationGraph loop = start.clone();
+        StepSchedule.absolute(SCHEDULE).installOn(loop);
+        for (int i = 0; i < steps.size(); i++) {
+            loop.fit(layout.build(steps.get(i), loss, SEED, i, DataType.FLOAT));
+        }
+
+        ComputationGraph spark = trainWithParameterAveraging(start.clone(), steps, 3, SCHEDULE, loss, layout);
+        assertEquals(6, spark.getConfiguration().getIterationCount());
+        assertClose(loop.params(), spark.params(), "parameters after 6 steps");
+        assertClose(loop.getUpdater().getStateViewArray(), spark.getUpdater().getStateViewArray(), "Adam's state");
+    }
+
+    /**
+     * Two workers each fit half of a 4-pair minibatch; their averaged update is the update of the
+     * whole minibatch (plain SGD, where that is exact: a mean of the halves' mean gradients).
+     */
+    @Test
+    void twoWorkersTakeTheUpdateOfTheWholeMinibatch() {
+        List<List<PairExample>> steps = minibatches(2, 4);
+        ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Sgd(0.5),
+                DataType.FLOAT);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
+
+        ComputationGraph loop = start.clone();
+        for (int i = 0; i < steps.size(); i++) {
+            loop.fit(layout.build(steps.get(i), loss, SEED, i, DataType.FLOAT));
+        }
+        ComputationGraph spark = trainWithParameterAveraging(start.clone(), steps, 2, null, loss, layout);
+        double moved = Transforms.abs(loop.params().sub(start.params())).maxNumber().doubleValue();
+        assertTrue(moved > 100 * FLOAT32_TOLERANCE, "the steps moved the parameters by only " + moved);
+        assertClose(loop.params(), spark.params(), "parameters after 2 steps of 2 workers");
+    }
+
+    /** Trains the steps in chunks of {@code chunk} minibatches, as TrainJob does. */
+    private static ComputationGraph trainWithParameterAveraging(ComputationGraph network, List<List<PairExample>> steps,
+                                                                int chunk, LearningRateSchedule schedule,
+                                                                PreferenceLoss loss, PairedBatch layout) {
+        Config master = SgdpoConfig.reference().getConfig("train.master")
+                .withValue("kind", ConfigValueFactory.fromAnyRef("parameterAveraging"));
+        int pairs = steps.get(0).size();
+        try (DistributedTrainer trainer = TrainingMasters.create(sc, network, master,
+                new TrainingMasters.Run(pairs, 2, schedule, 1e-2, 0, SEED))) {
+            for (int from = 0; from < steps.size(); from += chunk) {
+                List<Minibatches.Batch> batches = new ArrayList<>();
+                for (int i = from; i < Math.min(from + chunk, steps.size()); i++) {
+                    batches.add(new Minibatches.Batch(i, steps.get(i)));
+                }
+                trainer.fit(sc.parallelize(batches, 2), (index, p) -> layout.build(p, loss, SEED, index,
+                        DataType.FLOAT), 0);
+            }
+            return trainer.network();
+        }
+    }
+
+    private static List<List<PairExample>> minibatches(int count, int pairs) {
+        Random r = new Random(5);
+        List<List<PairExample>> out = new ArrayList<>();
+        for (int m = 0; m < count; m++) {
+            List<PairExample> batch = new ArrayList<>();
+            for (int i = 0; i < pairs; i++) {
+                int[] prompt = ids(r, 2 + r.nextInt(2));
+                int[] chosen = ids(r, 2 + r.nextInt(3));
+                int[] rejected = ids(r, 2 + r.nextInt(3));
+                batch.add(new PairExample("m" + m + "p" + i, prompt, chosen, rejected, logps(r, chosen.length),
+                        logps(r, rejected.length)));
+            }
+            out.add(batch);
+        }
+        return out;
+    }
+
+    private static int[] ids(Random r, int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = 2 + r.nextInt(MODEL.vocabSize() - 2);
+        }
+        return ids;
+    }
+
+    private static double[] logps(Random r, int n) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = -0.5 - 2 * r.nextDouble();
+        }
+        return v;
+    }
+
+    private static List<Double> rates(ComputationGraph g, int iteration) {
+        List<Double> out = new ArrayList<>();
+        for (Layer l : g.getLayers()) {
+            var conf = l.conf().getLayer();
+            IUpdater u = conf instanceof BaseLayer b ? b.getIUpdater()
+                    : conf instanceof AbstractSameDiffLayer s ? s.getUpdater() : null;
+            if (u != null && u.hasLearningRate()) {
+                out.add(u.getLearningRate(iteration, 0));
+            }
+        }
+        return out;
+    }
+
+    private static void assertClose(INDArray expected, INDArray actual, String what) {
+        double diff = Transforms.abs(expected.sub(actual)).maxNumber().doubleValue();
+        assertTrue(diff <= FLOAT32_TOLERANCE, what + ": max |difference| " + diff + " > " + FLOAT32_TOLERANCE);
+    }
+}
