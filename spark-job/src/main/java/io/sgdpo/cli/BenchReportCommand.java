@@ -9,7 +9,7 @@ final class BenchReportCommand implements Sgdpo.Command {
 
     @Override
     public String summary() {
-        return "benchmark outputs (prep, ref-logps, train JSON) -> RESULTS.md and results.json (bench/run calls it)";
+        return "benchmark outputs (prep, ref-logps, train, peer JSON) -> RESULTS.md and results.json (bench/run calls it)";
     }
 
     private static void help(PrintStream s) {
@@ -17,7 +17,8 @@ final class BenchReportCommand implements Sgdpo.Command {
         s.println("                          [--started ISO-8601] [--load-before X]");
         s.println();
         s.println("  --in DIR          folder holding " + String.join(".json, ", BenchReport.BENCHMARKS)
-                + ".json (the --out of each bench-* command)");
+                + ".json (the --out of each bench-* command), and " + String.join(".json, ", BenchReport.OPTIONAL)
+                + ".json when it is there");
         s.println("  --out DIR         where " + BenchReport.MARKDOWN + ", " + BenchReport.JSON + " and "
                 + BenchReport.RAW_DIR + "/*.json go");
         s.println("  --command TEXT    the command line the results come from, quoted in the report");

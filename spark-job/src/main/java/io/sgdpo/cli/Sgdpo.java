@@ -43,6 +43,7 @@ public final class Sgdpo {
         COMMANDS.put("bench-prep", new BenchPrepCommand());
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
+        COMMANDS.put("bench-peer", new BenchPeerCommand());
         COMMANDS.put("bench-report", new BenchReportCommand());
     }
 

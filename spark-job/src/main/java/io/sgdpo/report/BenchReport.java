@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sgdpo.prep.bench.Machine;
 import io.sgdpo.prep.bench.RepeatFigures;
+import io.sgdpo.train.bench.PeerComparison;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -47,6 +48,11 @@ public final class BenchReport {
 
     /** The benchmarks a report needs, as the base names of their JSON files. */
     public static final List<String> BENCHMARKS = List.of("prep", "ref-logps", "train");
+    /**
+     * Benchmarks a report takes when their JSON is there: {@code peer} (bench-peer, the project
+     * against PyTorch), whose ratio table and goals ({@link PeerComparison}) head the report.
+     */
+    public static final List<String> OPTIONAL = List.of("peer");
     /** The Markdown summary in the output folder. */
     public static final String MARKDOWN = "RESULTS.md";
     /** The JSON summary in the output folder. */
@@ -57,7 +63,7 @@ public final class BenchReport {
     /** Top-level keys of a benchmark's JSON that are shown as figures and ratios, not as set-up. */
     private static final Set<String> NOT_SETUP = Set.of("benchmark", "date", "command", "note",
             RepeatFigures.FIGURES, RepeatFigures.RATIO_FIGURE, RepeatFigures.RATIO_DEFINITIONS, RepeatFigures.RESULTS,
-            "ratios");
+            "ratios", "shapes", "notMeasured", "comparison");
 
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -71,11 +77,20 @@ public final class BenchReport {
     private BenchReport() {
     }
 
-    /** Reads {@link #BENCHMARKS} from {@code in}, writes the report into {@code out}; returns the Markdown file. */
+    /**
+     * Reads {@link #BENCHMARKS} (and those of {@link #OPTIONAL} that are there) from {@code in},
+     * writes the report into {@code out}; returns the Markdown file.
+     */
     public static Path write(Path in, Path out, RunInfo run, PrintStream log) throws IOException {
         Map<String, JsonNode> inputs = new LinkedHashMap<>();
         List<ObjectNode> summaries = new ArrayList<>();
-        for (String name : BENCHMARKS) {
+        List<String> names = new ArrayList<>(BENCHMARKS);
+        for (String name : OPTIONAL) {
+            if (Files.exists(in.resolve(name + ".json"))) {
+                names.add(name);
+            }
+        }
+        for (String name : names) {
             Path file = in.resolve(name + ".json");
             JsonNode root = read(file);
             inputs.put(name, root);
@@ -97,9 +112,12 @@ public final class BenchReport {
         for (ObjectNode s : summaries) {
             benchmarks.set(s.path("benchmark").asText(), s);
         }
+        if (inputs.containsKey("peer")) {
+            report.set("peerComparison", PeerComparison.compare(inputs.get("peer")));
+        }
 
         Files.createDirectories(out.resolve(RAW_DIR));
-        for (String name : BENCHMARKS) {
+        for (String name : names) {
             Files.copy(in.resolve(name + ".json"), out.resolve(RAW_DIR).resolve(name + ".json"),
                     StandardCopyOption.REPLACE_EXISTING);
         }
@@ -108,7 +126,7 @@ public final class BenchReport {
         Path md = out.resolve(MARKDOWN);
         Files.writeString(md, markdown(report, inputs, now), StandardCharsets.UTF_8);
         log.println("bench-report: wrote " + md + ", " + json + " and " + out.resolve(RAW_DIR) + "/{"
-                + String.join(",", BENCHMARKS) + "}.json");
+                + String.join(",", names) + "}.json");
         return md;
     }
 
@@ -297,6 +315,20 @@ public final class BenchReport {
         md.append("Other processes on the machine slow every figure down: a load average well above 0 before the")
                 .append(" run means the figures are pessimistic and the spread (min to max) wide.\n\n");
 
+        if (report.has("peerComparison")) {
+            JsonNode peer = inputs.get("peer");
+            md.append("## Project against PyTorch\n\n");
+            md.append("`").append(peer.path("command").asText()).append("`: the project and its PyTorch peer (")
+                    .append(peer.path("torch").asText()).append(", bench/peer/torch_peer.py) on the same batch, ")
+                    .append(peer.path("threads").asText()).append(" threads each, each figure in a fresh process,")
+                    .append(" variants taking turns; float32 1024^3 matmul ")
+                    .append(fmt(peer.path("matmul").path("nd4jGflops").asDouble())).append(" GFLOP/s (ND4J) and ")
+                    .append(fmt(peer.path("matmul").path("pytorchGflops").asDouble())).append(" GFLOP/s (PyTorch).")
+                    .append(" Shapes:\n\n");
+            peer.path("shapes").fields().forEachRemaining(e -> md.append("- ").append(e.getKey()).append(": ")
+                    .append(e.getValue().path("description").asText()).append("\n"));
+            md.append("\n").append(PeerComparison.markdown(report.path("peerComparison"))).append("\n");
+        }
         md.append("## How to read the tables\n\n");
         md.append("- **variant**: what ran (a plain loop in one JVM, or the job on Spark local[N])\n");
         md.append("- **figure**: which measurement; each benchmark lists what its figures mean\n");

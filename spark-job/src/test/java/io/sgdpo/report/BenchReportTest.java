@@ -173,6 +173,52 @@ class BenchReportTest {
         assertTrue(err.toString(StandardCharsets.UTF_8).contains(train.toString()), err.toString());
     }
 
+    @Test
+    void aPeerRunIsSummarisedWithItsRatioTableAndGoalsFirst() throws IOException {
+        Path in = writeInputs(tmp.resolve("in"));
+        ObjectNode peer = JSON.createObjectNode();
+        peer.put("benchmark", "peer");
+        peer.put("command", "./sgdpo bench-peer --shapes tiny");
+        peer.put("torch", "1.13.0a0");
+        peer.put("threads", 2);
+        peer.putObject("matmul").put("nd4jGflops", 100.0).put("pytorchGflops", 200.0);
+        peer.putObject("shapes").putObject("tiny").put("description", "gpt d 64, 2 layers")
+                .put("forwardFlopsPerToken", 1_000_000);
+        peer.putObject("figures").put("seconds", "s").put("perSecond", "work / s").put("peakRssMiB", "peak");
+        peer.put("ratioFigure", "perSecond");
+        peer.putArray("ratioDefinitions").addObject().put("name", "tiny train project/pytorch")
+                .put("numerator", "tiny train project").put("denominator", "tiny train pytorch");
+        ArrayNode results = peer.putArray("results");
+        double[][] perSecond = {{1500, 1600, 1700}, {8000, 9000, 8800}};
+        String[] sides = {"project", "pytorch"};
+        for (int i = 0; i < 2; i++) {
+            ObjectNode perRepeat = results.addObject().put("variant", "tiny train " + sides[i]).putObject("perRepeat");
+            Arrays.stream(perSecond[i]).map(x -> 512 / x).forEach(perRepeat.putArray("seconds")::add);
+            Arrays.stream(perSecond[i]).forEach(perRepeat.putArray("perSecond")::add);
+            Arrays.stream(new double[] {400 - 100 * i, 400 - 100 * i, 400 - 100 * i})
+                    .forEach(perRepeat.putArray("peakRssMiB")::add);
+        }
+        Files.writeString(in.resolve("peer.json"), JSON.writeValueAsString(peer));
+        Path out = tmp.resolve("out");
+        BenchReport.write(in, out, new BenchReport.RunInfo("bench/run", null, null, null, null),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+
+        JsonNode report = JSON.readTree(out.resolve(BenchReport.JSON).toFile());
+        JsonNode row = report.path("peerComparison").path("rows").get(0);
+        assertEquals(1600.0 / 8800.0, row.path("ratio").asDouble(), 1e-12);
+        assertEquals(400.0 / 300.0, row.path("peakRatio").asDouble(), 1e-12);
+        assertEquals(3.0 * 1_000_000 * 1600 / 200e9, row.path("projectMatmulFraction").asDouble(), 1e-15);
+        assertEquals(1600.0 / 8800.0, report.path("benchmarks").path("peer").path("ratios").get(0).path("value")
+                .asDouble(), 1e-12);
+        String md = Files.readString(out.resolve(BenchReport.MARKDOWN));
+        int table = md.indexOf("## Project against PyTorch");
+        assertTrue(table > 0 && table < md.indexOf("## prep"), "the comparison heads the report\n" + md);
+        assertTrue(md.contains("| tiny | train (positions/s) | 1600 (1500–1700) | 8800 (8000–9000) | **0.1818** |"), md);
+        assertTrue(md.contains("| training step >= 0.5x PyTorch at the tiny shape | >= 0.5 | 0.1818 | missed |"), md);
+        assertTrue(md.contains("## peer"), "and its variants like every benchmark's\n" + md);
+        assertTrue(Files.exists(out.resolve(BenchReport.RAW_DIR).resolve("peer.json")));
+    }
+
     /** Writes each benchmark's JSON in the layout of {@code io.sgdpo.prep.bench.RepeatFigures}. */
     private static Path writeInputs(Path dir) throws IOException {
         Files.createDirectories(dir);
