@@ -63,7 +63,7 @@ public final class BenchReport {
     /** Top-level keys of a benchmark's JSON that are shown as figures and ratios, not as set-up. */
     private static final Set<String> NOT_SETUP = Set.of("benchmark", "date", "command", "note",
             RepeatFigures.FIGURES, RepeatFigures.RATIO_FIGURE, RepeatFigures.RATIO_DEFINITIONS, RepeatFigures.RESULTS,
-            "ratios", "shapes", "notMeasured", "comparison");
+            "ratios", "shapes", "comparison");
 
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 

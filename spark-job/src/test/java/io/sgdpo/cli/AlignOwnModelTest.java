@@ -7,14 +7,19 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sgdpo.hf.SafeTensors;
 import io.sgdpo.train.HhSlice;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -102,11 +107,20 @@ class AlignOwnModelTest {
             "-Dtrain.checkpointEvery=15", "-Dloss.beta=0.5"}, sizes));
         List<JsonNode> rows = Files.readAllLines(Path.of(run, "metrics", "train.jsonl")).stream()
                 .map(AlignOwnModelTest::json).toList();
+        rows.stream().filter(r -> r.has("eval_rewards/accuracies")).forEach(r -> System.out.printf(
+                "align-own-model: step %d eval_rewards/accuracies %.3f eval_rewards/margins %.4f%n",
+                r.path("step").asInt(), r.path("eval_rewards/accuracies").asDouble(),
+                r.path("eval_rewards/margins").asDouble()));
+        // Step 0 compares the imported model with itself (rewards exactly 0, see Evaluation), so
+        // "above step 0" alone would be met by any positive accuracy: the aligned model must also
+        // prefer the chosen responses of the held-out pairs on average (a positive mean margin).
         double first = rows.get(0).path("eval_rewards/accuracies").asDouble();
         JsonNode last = rows.get(rows.size() - 1);
         assertEquals(30, last.path("step").asInt());
         double end = last.path("eval_rewards/accuracies").asDouble();
         assertTrue(end > first, "eval reward accuracy " + first + " at step 0 -> " + end + " at step 30");
+        assertTrue(last.path("eval_rewards/margins").asDouble() > 0, "eval reward margin at step 30: "
+                + last.path("eval_rewards/margins"));
         String checkpoint = last.path("checkpoint").asText();
 
         ok(concat(new String[] {"eval", "--data", ref, "--model", checkpoint, "--output", run + "/eval",
@@ -118,16 +132,38 @@ class AlignOwnModelTest {
             "tokenizer_config.json"}) {
             assertTrue(Files.isRegularFile(Path.of(exported, f)), f + " exported");
         }
-        byte[] original = Files.readAllBytes(Path.of(model, "model.safetensors"));
-        byte[] aligned = Files.readAllBytes(Path.of(exported, "model.safetensors"));
-        assertEquals(original.length, aligned.length, "same tensors, same dtype: same size");
-        assertFalse(Arrays.equals(original, aligned), "training changed the weights");
+        SafeTensors.Header original = header(Path.of(model, "model.safetensors"));
+        SafeTensors.Header aligned = header(Path.of(exported, "model.safetensors"));
+        assertEquals(describe(original), describe(aligned), "the same tensors: names, dtypes, shapes");
+        assertFalse(Arrays.equals(data(original), data(aligned)), "training changed the weights");
         CliRun again = CliRun.of("export", "--model", checkpoint, "--output", exported);
         assertEquals(Sgdpo.EXIT_FAILED, again.code(), "an existing export is never overwritten: " + again.err());
 
         CliRun text = ok("generate", "--model", exported, "--prompt", "Once upon a time", "--max-new-tokens", "8",
                 "-Dmodel.maxLength=64");
         assertTrue(text.out().startsWith("Once upon a time"), text.out());
+    }
+
+    private static SafeTensors.Header header(Path file) throws IOException {
+        return SafeTensors.readHeader(FileSystem.getLocal(new Configuration()),
+                new org.apache.hadoop.fs.Path(file.toUri()));
+    }
+
+    /** name: dtype [shape] of every tensor, sorted by name. */
+    private static List<String> describe(SafeTensors.Header h) {
+        return h.tensors().values().stream().map(t -> t.name() + ": " + t.dtype() + " " + Arrays.toString(t.shape()))
+                .sorted().toList();
+    }
+
+    /** The tensor bytes of a file, in name order. */
+    private static byte[] data(SafeTensors.Header h) throws IOException {
+        byte[] file = Files.readAllBytes(Path.of(h.file().toUri()));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (SafeTensors.Tensor t : h.tensors().values().stream()
+                .sorted(Comparator.comparing(SafeTensors.Tensor::name)).toList()) {
+            out.write(file, (int) (h.dataStart() + t.begin()), (int) (t.end() - t.begin()));
+        }
+        return out.toByteArray();
     }
 
     private static JsonNode json(String line) {

@@ -133,16 +133,10 @@ public final class PeerBenchmark {
                 nd4jMatmulBefore / 1e9, torchMatmulBefore.path("gflops").asDouble(), blas);
 
         Map<String, Path> batches = new LinkedHashMap<>();
-        Map<String, String> notMeasured = new LinkedHashMap<>();
         for (PeerShape shape : o.shapes()) {
             Path batch = o.workDir().resolve("batch-" + shape.name() + ".json");
             PeerBatch.write(shape, Losses.create(spec), batch);
             batches.put(shape.name(), batch);
-            String why = PeerModels.unavailable(shape);
-            if (why != null) {
-                notMeasured.put(shape.name(), why);
-                out.println("bench-peer: " + shape.name() + " (" + shape.describe() + "): project " + why);
-            }
         }
 
         Map<String, Collected> collected = new LinkedHashMap<>();
@@ -150,11 +144,7 @@ public final class PeerBenchmark {
         for (int round = 0; round < o.rounds(); round++) {
             for (PeerShape shape : o.shapes()) {
                 for (String figure : o.figures()) {
-                    List<String> sides = new ArrayList<>();
-                    if (!notMeasured.containsKey(shape.name())) {
-                        sides.add(PROJECT);
-                    }
-                    sides.add(PYTORCH);
+                    List<String> sides = new ArrayList<>(List.of(PROJECT, PYTORCH));
                     if (figure.equals("gen")) {
                         sides.add(PYTORCH_NO_CACHE);
                     }
@@ -245,9 +235,6 @@ public final class PeerBenchmark {
                 + " process that ran the repeat");
         List<RepeatFigures.Ratio> ratios = new ArrayList<>();
         for (PeerShape s : o.shapes()) {
-            if (notMeasured.containsKey(s.name())) {
-                continue;
-            }
             for (String figure : o.figures()) {
                 ratios.add(new RepeatFigures.Ratio(s.name() + " " + figure + " project/pytorch",
                         variant(s.name(), figure, PROJECT), variant(s.name(), figure, PYTORCH)));
@@ -273,9 +260,6 @@ public final class PeerBenchmark {
             new RepeatFigures().add("seconds", toArray(c.seconds)).add("perSecond", toArray(c.rates))
                     .add("peakRssMiB", toArray(c.peakMiB)).writeTo(v);
         }
-        ArrayNode missing = report.putArray("notMeasured");
-        notMeasured.forEach((shape, why) -> missing.addObject().put("shape", shape).put("side", PROJECT)
-                .put("reason", why));
         report.put("note", "Project: DL4J " + "1.0.0-M2.1 / ND4J CPU, ComputationGraph.fit, SequenceLogProbs.of,"
                 + " Generator.greedy (no key/value cache: every token reruns the forward over B x T padded positions)."
                 + " PyTorch " + report.path("torch").asText() + " eager, the same models, loss, batch and Adam"
@@ -314,11 +298,6 @@ public final class PeerBenchmark {
                 + Machine.line() + String.format(Locale.ROOT, "; 1-minute load average %.1f before.%n",
                 ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
         for (PeerShape shape : o.shapes()) {
-            String why = PeerModels.unavailable(shape);
-            if (why != null) {
-                out.println("bench-peer: " + shape.name() + ": " + why);
-                continue;
-            }
             Path batch = o.workDir().resolve("batch-" + shape.name() + ".json");
             PeerBatch.write(shape, Losses.create(spec), batch);
             for (String figure : o.figures()) {

@@ -45,15 +45,11 @@ public final class PeerComparison {
     private PeerComparison() {
     }
 
-    /** The comparison of a peer.json (its shapes, results, notMeasured and matmul rates). */
+    /** The comparison of a peer.json (its shapes, results and matmul rates). */
     public static ObjectNode compare(JsonNode peer) {
         Map<String, JsonNode> summaries = new HashMap<>();
         for (JsonNode v : peer.path(RepeatFigures.RESULTS)) {
             summaries.put(v.path(RepeatFigures.VARIANT).asText(), summary(v.path(RepeatFigures.PER_REPEAT)));
-        }
-        Map<String, String> notMeasured = new HashMap<>();
-        for (JsonNode n : peer.path("notMeasured")) {
-            notMeasured.put(n.path("shape").asText(), n.path("reason").asText());
         }
         double bound = Math.max(peer.path("matmul").path("nd4jGflops").asDouble(0),
                 peer.path("matmul").path("pytorchGflops").asDouble(0)) * 1e9;
@@ -80,7 +76,7 @@ public final class PeerComparison {
                     putFigure(row, "pytorchNoCache", noCache);
                 }
                 if (project == null) {
-                    row.put("status", notMeasured.getOrDefault(name, "not measured in this run"));
+                    row.put("status", "not measured in this run");
                     continue;
                 }
                 row.put("status", "measured");

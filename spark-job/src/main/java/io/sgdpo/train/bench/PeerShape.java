@@ -96,7 +96,7 @@ public record PeerShape(String name, String architecture, int dModel, int layers
     /** The {@code model} block of a configuration for this shape (for LanguageModels.create). */
     public Config modelBlock() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("architecture", architecture);
+        m.put("architecture", architecture.equals("gpt") ? "decoder" : architecture);
         m.put("dModel", dModel);
         m.put("layers", layers);
         m.put("heads", heads);
