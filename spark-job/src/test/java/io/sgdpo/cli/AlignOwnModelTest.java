@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sgdpo.hf.SafeTensors;
-import io.sgdpo.train.HhSlice;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -29,6 +29,12 @@ import org.junit.jupiter.api.Test;
  * pretrained stories260K folder: prep with the model's tokenizer, ref-logps with the imported
  * model (no SFT), SGDPO training with ParameterAveraging, eval, export, then generate from the
  * exported folder. Also {@code generate} against llama2.c's own greedy output.
+ *
+ * <p>The pairs are in the model's own domain (story openings; the chosen ending happy, the
+ * rejected one sad), so that a few dozen steps visibly align it: on HH-RLHF pairs this 260K
+ * children's-story model stays near chance after 30 steps (eval reward accuracy 0.51, margin
+ * +0.006), which would make a test of learning a coin toss. Prep of HH pairs with this tokenizer
+ * is {@code PrepModelTokenizerTest}'s.
  */
 class AlignOwnModelTest {
 
@@ -88,7 +94,7 @@ class AlignOwnModelTest {
     @Test
     void prepRefLogpsTrainEvalExportFromAHuggingFaceFolder() throws Exception {
         String model = sharedModel("stories260K").toString();
-        File slice = HhSlice.write(tmp.toFile(), 300);
+        File pairs = storyPairs(tmp.resolve("stories.jsonl"));
         String prep = tmp.resolve("prep").toString();
         String ref = tmp.resolve("ref").toString();
         String run = tmp.resolve("run").toString();
@@ -96,7 +102,7 @@ class AlignOwnModelTest {
         String[] sizes = {"-Dprep.maxPromptLength=48", "-Dprep.maxTotalLength=80", "-Dmodel.maxLength=80",
             "-Dprep.evalFraction=0.15", "-Dprep.maxRejectFraction=0.5", "-Dspark.master=local[2]"};
 
-        ok(concat(new String[] {"prep", "--input", slice.getAbsolutePath(), "--output", prep, "--tokenizer-from",
+        ok(concat(new String[] {"prep", "--input", pairs.getAbsolutePath(), "--output", prep, "--tokenizer-from",
             model}, sizes));
         JsonNode prepManifest = JSON.readTree(new File(prep, "_manifest.json"));
         assertEquals("model", prepManifest.path("tokenizer").path("type").asText());
@@ -112,14 +118,15 @@ class AlignOwnModelTest {
                 r.path("step").asInt(), r.path("eval_rewards/accuracies").asDouble(),
                 r.path("eval_rewards/margins").asDouble()));
         // Step 0 compares the imported model with itself (rewards exactly 0, see Evaluation), so
-        // "above step 0" alone would be met by any positive accuracy: the aligned model must also
-        // prefer the chosen responses of the held-out pairs on average (a positive mean margin).
+        // "above step 0" alone would be met by any positive accuracy: the aligned model must prefer
+        // the chosen ending of nearly every held-out pair, by a clear mean margin.
         double first = rows.get(0).path("eval_rewards/accuracies").asDouble();
         JsonNode last = rows.get(rows.size() - 1);
         assertEquals(30, last.path("step").asInt());
         double end = last.path("eval_rewards/accuracies").asDouble();
-        assertTrue(end > first, "eval reward accuracy " + first + " at step 0 -> " + end + " at step 30");
-        assertTrue(last.path("eval_rewards/margins").asDouble() > 0, "eval reward margin at step 30: "
+        assertTrue(end > first && end >= 0.9, "eval reward accuracy " + first + " at step 0 -> " + end
+                + " at step 30");
+        assertTrue(last.path("eval_rewards/margins").asDouble() > 0.5, "eval reward margin at step 30: "
                 + last.path("eval_rewards/margins"));
         String checkpoint = last.path("checkpoint").asText();
 
@@ -142,6 +149,36 @@ class AlignOwnModelTest {
         CliRun text = ok("generate", "--model", exported, "--prompt", "Once upon a time", "--max-new-tokens", "8",
                 "-Dmodel.maxLength=64");
         assertTrue(text.out().startsWith("Once upon a time"), text.out());
+    }
+
+    /**
+     * 300 preference pairs of story openings (10 names x 6 animals x 5 places): the chosen ending
+     * happy, the rejected one sad, each in one of three wordings.
+     */
+    private static File storyPairs(Path file) throws IOException {
+        String[] names = {"Lily", "Tom", "Sue", "Ben", "Mia", "Max", "Anna", "Sam", "Lucy", "Tim"};
+        String[] animals = {"cat", "dog", "bird", "bunny", "frog", "bear"};
+        String[] places = {"park", "forest", "garden", "beach", "river"};
+        String[] happy = {" %s played with a friend and was very happy.", " %s found a big red ball and smiled.",
+            " %s had a fun day and laughed a lot."};
+        String[] sad = {" %s was all alone and very sad.", " %s lost the red ball and cried.",
+            " %s had a bad day and felt angry."};
+        List<String> lines = new java.util.ArrayList<>();
+        int i = 0;
+        for (String name : names) {
+            for (String animal : animals) {
+                for (String place : places) {
+                    ObjectNode pair = JSON.createObjectNode();
+                    pair.put("prompt", "Once upon a time, " + name + " the " + animal + " went to the " + place + ".");
+                    pair.put("chosen", String.format(happy[i % 3], name));
+                    pair.put("rejected", String.format(sad[(i / 3) % 3], name));
+                    lines.add(JSON.writeValueAsString(pair));
+                    i++;
+                }
+            }
+        }
+        Files.write(file, lines);
+        return file.toFile();
     }
 
     private static SafeTensors.Header header(Path file) throws IOException {
