@@ -105,7 +105,9 @@ public record PeerShape(String name, String architecture, int dModel, int layers
         m.put("maxLength", length);
         m.put("dropout", 0.0);
         m.put("seed", 42);
-        return ConfigFactory.parseMap(m);
+        // the rest (llama: RMSNorm eps 1e-5, rotary theta 10000, tied head, no biases, as
+        // bench/peer/torch_peer.py) from the defaults in reference.conf
+        return ConfigFactory.parseMap(m).withFallback(ConfigFactory.defaultReference().getConfig("model"));
     }
 
     /** The model arguments of bench/peer/torch_peer.py for this shape. */
