@@ -46,8 +46,10 @@ public final class PeerBatch {
             int minResponse = Math.max(1, t / 4);
             int chosen = minResponse + random.nextInt(room - minResponse + 1);
             int rejected = minResponse + random.nextInt(room - minResponse + 1);
-            pairs.add(new PairExample(shape.name() + "-pair" + i, ids(random, prompt, shape), ids(random, chosen, shape),
-                    ids(random, rejected, shape), logps(random, chosen), logps(random, rejected)));
+            pairs.add(new PairExample(shape.name() + "-pair" + i, TrainBenchmark.ids(random, prompt, shape.vocab()),
+                    TrainBenchmark.ids(random, chosen, shape.vocab()),
+                    TrainBenchmark.ids(random, rejected, shape.vocab()), TrainBenchmark.logps(random, chosen),
+                    TrainBenchmark.logps(random, rejected)));
         }
         return pairs;
     }
@@ -57,7 +59,7 @@ public final class PeerBatch {
         Random random = new Random(SEED + 1 + shape.name().hashCode());
         List<int[]> prompts = new ArrayList<>();
         for (int i = 0; i < shape.pairs(); i++) {
-            prompts.add(ids(random, shape.promptLength(), shape));
+            prompts.add(TrainBenchmark.ids(random, shape.promptLength(), shape.vocab()));
         }
         return prompts;
     }
@@ -104,22 +106,6 @@ public final class PeerBatch {
             prompts.add(ints(n));
         }
         return prompts;
-    }
-
-    private static int[] ids(Random random, int n, PeerShape shape) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = 2 + random.nextInt(shape.vocab() - 2);
-        }
-        return ids;
-    }
-
-    private static double[] logps(Random random, int n) {
-        double[] v = new double[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = -1 - 4 * random.nextDouble();
-        }
-        return v;
     }
 
     private static void ints(ArrayNode a, int[] values) {

@@ -220,19 +220,22 @@ public final class TrainBenchmark {
         int room = model.maxLength() - prompt;
         int chosen = 8 + random.nextInt(room - 8);
         int rejected = 8 + random.nextInt(room - 8);
-        return new PairExample(id, ids(random, prompt, model), ids(random, chosen, model), ids(random, rejected, model),
+        return new PairExample(id, ids(random, prompt, model.vocabSize()), ids(random, chosen, model.vocabSize()),
+                ids(random, rejected, model.vocabSize()),
                 logps(random, chosen), logps(random, rejected));
     }
 
-    private static int[] ids(Random random, int n, DecoderConfig model) {
+    /** n random token ids of a vocabulary, above EOS and PAD (0 and 1). */
+    static int[] ids(Random random, int n, int vocabSize) {
         int[] ids = new int[n];
         for (int i = 0; i < n; i++) {
-            ids[i] = 2 + random.nextInt(model.vocabSize() - 2);
+            ids[i] = 2 + random.nextInt(vocabSize - 2);
         }
         return ids;
     }
 
-    private static double[] logps(Random random, int n) {
+    /** n random reference log-probs in [-5, -1). */
+    static double[] logps(Random random, int n) {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {
             v[i] = -1 - 4 * random.nextDouble();
