@@ -79,14 +79,20 @@ class ClusterIT {
             Map.entry("model.dModel", "32"), Map.entry("model.layers", "1"), Map.entry("model.heads", "2"));
 
     /**
+     * Preference steps of each run: the demo's 200 when recording (bench/cluster.sh learn, bench), 100
+     * in the test suite. Eval reward accuracy passes {@value #MIN_ACCURACY} by step 50 either way
+     * (bench/cluster/learn.md); the other 100 steps cost the suite about four minutes.
+     */
+    private static final int STEPS = RECORD || FULL ? 200 : 100;
+    /**
      * The demo's generated-task settings (io/sgdpo/demo/generated.conf) and what this test changes: a
-     * shorter SFT (time), shards small enough for ref-logps to have several, and fits of 50 steps,
-     * 25 per executor, as the README recommends for SharedTraining (the chunk length does not change
-     * what local mode and ParameterAveraging train, only how often they log).
+     * shorter SFT (time), shards small enough for ref-logps to have several, {@link #STEPS} steps, and
+     * fits of 50 steps, 25 per executor, as the README recommends for SharedTraining (the chunk length
+     * does not change what local mode and ParameterAveraging train, only how often they log).
      */
     private static final String TASK_CONF = "io/sgdpo/demo/generated.conf";
     private static final Map<String, String> TASK_OVERRIDES = new java.util.TreeMap<>(Map.of("sft.epochs", "3",
-            "prep.shardTargetBytes", "64KiB", "train.logEvery", "50"));
+            "prep.shardTargetBytes", "64KiB", "train.logEvery", "50", "train.maxSteps", Integer.toString(STEPS)));
     /** What every training master must reach on the arithmetic task, and how close to local mode. */
     static final double MIN_ACCURACY = 0.9;
     static final double GOLD_TOLERANCE = 0.05;
