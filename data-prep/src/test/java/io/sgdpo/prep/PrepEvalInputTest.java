@@ -12,6 +12,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -39,6 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * built from the train file's train-split text alone, which copy of a pair in both files is kept,
  * and the role in the manifest and in the fingerprint.
  */
+@Tag("spark")
 class PrepEvalInputTest {
 
     private static final double EVAL_FRACTION = 0.1;

@@ -11,6 +11,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The job on crafted inputs: one line per kind of defect, Parquet and per-file format detection,
  * reruns, rebuilds, failure on too many rejects, config and path errors, a Hugging Face tokenizer.
  */
+@Tag("spark")
 class PrepJobBehaviourTest {
 
     private static SparkSession spark;

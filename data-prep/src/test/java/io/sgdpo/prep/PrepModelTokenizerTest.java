@@ -22,6 +22,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * complete response, no trimmed vocabulary, the tokenizer's identity in the manifest, message-list
  * prompts through the chat template, and counts that reconcile.
  */
+@Tag("spark")
 class PrepModelTokenizerTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

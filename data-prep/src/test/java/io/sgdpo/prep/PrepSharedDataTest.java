@@ -7,6 +7,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -32,6 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>This class needs two Spark sessions one after the other (Spark allows one per JVM): the
  * local[1] runs happen first in {@link #runAll()}, then the local[2] session serves every test.
  */
+@Tag("spark")
 class PrepSharedDataTest {
 
     private static final Map<String, String> SMALL = Map.of(

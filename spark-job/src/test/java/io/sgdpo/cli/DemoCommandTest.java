@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the evaluations it quotes, preference training that moves the reward accuracy, a rerun that
  * reuses finished work, real data through {@code --data}, and early config errors.
  */
+@Tag("spark")
 class DemoCommandTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

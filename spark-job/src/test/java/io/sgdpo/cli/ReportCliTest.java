@@ -8,10 +8,12 @@ import io.sgdpo.report.RunReport;
 import io.sgdpo.train.TinyRuns;
 import java.io.File;
 import java.nio.file.Files;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code sgdpo report} on the command line: a report of two real runs, usage errors, a missing run. */
+@Tag("spark")
 class ReportCliTest {
 
     @TempDir

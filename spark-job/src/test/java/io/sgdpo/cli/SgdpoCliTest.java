@@ -2,6 +2,7 @@ package io.sgdpo.cli;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** The command line: dispatch, help, exit codes, and one real prep run and rerun. */
+@Tag("spark")
 class SgdpoCliTest {
 
     private static Path tmp;

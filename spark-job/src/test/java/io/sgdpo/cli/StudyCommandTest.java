@@ -11,6 +11,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * given as separate train and eval files), two losses with two seeds, a two-cell pilot-ratio sweep;
  * the report must quote the evaluations it was built from.
  */
+@Tag("spark")
 class StudyCommandTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

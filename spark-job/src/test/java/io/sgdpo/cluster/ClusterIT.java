@@ -40,6 +40,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -59,6 +60,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * {@code -Dsgdpo.cluster.full=true} (bench/cluster.sh bench) it also kills an executor JVM in the
  * middle of ref-logps and of training, and writes bench/cluster/cluster.md.
  */
+@Tag("cluster")
 class ClusterIT {
 
     private static final boolean FULL = Boolean.getBoolean("sgdpo.cluster.full");

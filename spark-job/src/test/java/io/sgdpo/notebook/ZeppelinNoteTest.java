@@ -26,6 +26,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * with Spark SQL on two real tiny runs (its dynamic forms set to their folders), each result checked
  * against the runs' own metric rows.
  */
+@Tag("spark")
 class ZeppelinNoteTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

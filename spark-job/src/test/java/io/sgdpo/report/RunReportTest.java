@@ -28,6 +28,7 @@ import org.apache.commons.io.FileUtils;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The report over two real tiny runs (SGDPO and DPO): its table values against the runs' own
  * metric rows and eval.json, its plots, labels, and errors.
  */
+@Tag("spark")
 class RunReportTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -16,10 +16,12 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** SFT through the Spark training master on a slice of the real HH data lowers the eval loss. */
+@Tag("spark")
 class SftJobTest {
 
     private static SparkSession spark;

@@ -26,6 +26,7 @@ import org.deeplearning4j.nn.conf.layers.samediff.AbstractSameDiffLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -39,6 +40,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * learning rate schedule in every layer, ParameterAveraging's Adam steps at their own step, and its
  * workers' shares adding up to the update of the whole minibatch.
  */
+@Tag("spark")
 class TrainingMastersTest {
 
     private static final DecoderConfig MODEL = new DecoderConfig(12, 16, 1, 2, 8, 0.0, 3);

@@ -34,6 +34,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
@@ -54,6 +55,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * local[2] session serves every test. Tests that replace an output run last.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("spark")
 class RefLogpsJobTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
