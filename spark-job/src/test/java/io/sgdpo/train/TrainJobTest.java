@@ -20,6 +20,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Preference training end to end on a slice of the real HH data, Spark local[2]: prep, an SFT
  * reference, reference log-probs, then SGDPO and DPO with each training master.
  */
+@Tag("spark")
 class TrainJobTest {
 
     private static SparkSession spark;
@@ -125,18 +127,18 @@ class TrainJobTest {
 
     @Test
     void aRunKilledMidwayAndResumedEndsLikeAnUninterruptedOne() throws Exception {
-        Map<String, String> o = Map.of("train.maxSteps", "30", "train.checkpointEvery", "10", "train.evalEvery", "10",
-                "train.logEvery", "5");
+        Map<String, String> o = Map.of("train.maxSteps", "12", "train.checkpointEvery", "4", "train.evalEvery", "4",
+                "train.logEvery", "2");
         TrainJob.Result whole = train("whole", o);
         String killed = new File(work, "killed").getAbsolutePath();
-        // The progress line after step 15 is the kill: the checkpoint of step 10 is the latest.
+        // The progress line after step 6 is the kill: the checkpoint of step 4 is the latest.
         PrintStream dying = new PrintStream(new OutputStream() {
             private final ByteArrayOutputStream line = new ByteArrayOutputStream();
 
             @Override
             public void write(int b) {
                 line.write(b);
-                if (b == '\n' && line.toString(StandardCharsets.UTF_8).contains("step 15/30")) {
+                if (b == '\n' && line.toString(StandardCharsets.UTF_8).contains("step 6/12")) {
                     throw new IllegalStateException("killed");
                 }
                 if (b == '\n') {
@@ -146,8 +148,8 @@ class TrainJobTest {
         }, true);
         assertThrows(IllegalStateException.class, () -> TrainJob.run(spark, fixture.data, fixture.reference, killed,
                 config(o), false, dying));
-        assertTrue(new File(killed, "checkpoints/step-0000000010").isDirectory());
-        assertFalse(new File(killed, "checkpoints/step-0000000020").exists());
+        assertTrue(new File(killed, "checkpoints/step-0000000004").isDirectory());
+        assertFalse(new File(killed, "checkpoints/step-0000000008").exists());
         TrainJob.Result resumed = TrainJob.run(spark, fixture.data, null, killed, config(o), true,
                 new PrintStream(System.out));
 
@@ -179,7 +181,10 @@ class TrainJobTest {
     @Test
     void aNonFiniteLossStopsAtOnceNamingStepAndPairsAndKeepsTheLastGoodCheckpoint() throws Exception {
         File poisoned = new File(work, "poisoned");
-        var table = spark.read().parquet(new File(fixture.data, "pairs").getPath());
+        var all = spark.read().parquet(new File(fixture.data, "pairs").getPath());
+        // 64 train pairs, 8 steps an epoch: the poisoned pair comes within the first 8 steps, not
+        // after ~100 of the whole split's; checkpoints every 2 steps keep a good one before it.
+        var table = all.where("split != 'train'").union(all.where("split = 'train'").orderBy("pair_id").limit(64));
         String victim = table.where("split = 'train'").orderBy("pair_id").first().getString(0);
         table.withColumn(io.sgdpo.prep.PairSchema.CHOSEN_REF_LOGPS, org.apache.spark.sql.functions.when(
                         org.apache.spark.sql.functions.col("pair_id").equalTo(victim),
@@ -192,8 +197,8 @@ class TrainJobTest {
                 .write().parquet(new File(poisoned, "pairs").getPath());
         java.nio.file.Files.copy(new File(fixture.data, "vocab.json").toPath(), new File(poisoned, "vocab.json").toPath());
         String run = new File(work, "nan-run").getAbsolutePath();
-        Config c = config(Map.of("train.maxSteps", "200", "train.checkpointEvery", "5", "train.evalEvery", "0",
-                "train.logEvery", "5"));
+        Config c = config(Map.of("train.maxSteps", "200", "train.checkpointEvery", "2", "train.evalEvery", "0",
+                "train.logEvery", "2"));
         TrainJob.NonFiniteException e = assertThrows(TrainJob.NonFiniteException.class, () -> TrainJob.run(spark,
                 poisoned.getPath(), fixture.reference, run, c, false, new PrintStream(System.out)));
         System.out.println(e.getMessage());
