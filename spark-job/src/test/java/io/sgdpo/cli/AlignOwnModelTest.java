@@ -22,6 +22,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.Test;
  * +0.006), which would make a test of learning a coin toss. Prep of HH pairs with this tokenizer
  * is {@code PrepModelTokenizerTest}'s.
  */
+@Tag("spark")
 class AlignOwnModelTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -108,7 +110,7 @@ class AlignOwnModelTest {
         assertEquals("model", prepManifest.path("tokenizer").path("type").asText());
 
         ok(concat(new String[] {"ref-logps", "--data", prep, "--model", model, "--output", ref}, sizes));
-        ok(concat(new String[] {"train", "--data", ref, "--init", model, "--output", run, "-Dtrain.maxSteps=30",
+        ok(concat(new String[] {"train", "--data", ref, "--init", model, "--output", run, "-Dtrain.maxSteps=15",
             "-Dtrain.batchSize=4", "-Dtrain.learningRate=2e-3", "-Dtrain.logEvery=5", "-Dtrain.evalEvery=15",
             "-Dtrain.checkpointEvery=15", "-Dloss.beta=0.5"}, sizes));
         List<JsonNode> rows = Files.readAllLines(Path.of(run, "metrics", "train.jsonl")).stream()
@@ -122,11 +124,11 @@ class AlignOwnModelTest {
         // the chosen ending of nearly every held-out pair, by a clear mean margin.
         double first = rows.get(0).path("eval_rewards/accuracies").asDouble();
         JsonNode last = rows.get(rows.size() - 1);
-        assertEquals(30, last.path("step").asInt());
+        assertEquals(15, last.path("step").asInt());
         double end = last.path("eval_rewards/accuracies").asDouble();
         assertTrue(end > first && end >= 0.9, "eval reward accuracy " + first + " at step 0 -> " + end
-                + " at step 30");
-        assertTrue(last.path("eval_rewards/margins").asDouble() > 0.5, "eval reward margin at step 30: "
+                + " at step 15");
+        assertTrue(last.path("eval_rewards/margins").asDouble() > 0.5, "eval reward margin at step 15: "
                 + last.path("eval_rewards/margins"));
         String checkpoint = last.path("checkpoint").asText();
 
