@@ -1,5 +1,7 @@
 package io.sgdpo.demo;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -179,11 +181,5 @@ public final class ArithmeticTask {
         o.put("chosen", Integer.toString(chosen));
         o.put("rejected", Integer.toString(rejected));
         return JSON.writeValueAsString(o) + "\n";
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }

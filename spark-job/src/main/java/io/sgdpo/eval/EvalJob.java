@@ -1,5 +1,7 @@
 package io.sgdpo.eval;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -239,11 +241,5 @@ public final class EvalJob {
     private static int[] withoutEos(int[] response, TokenCodec vocab) {
         int n = response.length;
         return n > 0 && response[n - 1] == vocab.eosId() ? Arrays.copyOf(response, n - 1) : response;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }
