@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -14,7 +14,7 @@ import io.sgdpo.nn.ModelShape;
 import io.sgdpo.nn.Generator;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenCodec;

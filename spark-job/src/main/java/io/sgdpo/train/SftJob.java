@@ -17,7 +17,7 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedLabels;
 import io.sgdpo.nn.SftLoss;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenizerMatch;

@@ -1,5 +1,6 @@
-package io.sgdpo.prep;
+package io.sgdpo.output;
 
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -7,11 +8,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 
 /**
- * An output directory that is built under a temporary sibling name and renamed into place only
+ * How every stage writes its output: a directory that is built under a temporary sibling name and renamed into place only
  * when complete. A crash before {@link #commit()} leaves the previous output untouched (plus a
  * hidden {@code .NAME.tmp-*} sibling that the next run does not read).
  *
@@ -46,17 +48,39 @@ public final class AtomicOutput {
         }
     }
 
+    /** Where an output goes: its file system and its path qualified on it. */
+    public record Location(FileSystem fs, Path path) {
+    }
+
+    /**
+     * {@code output} (a Hadoop URI or a local path) on its file system, qualified, e.g.
+     * {@code file:/...} or {@code hdfs://namenode/...}: how every stage names what it writes.
+     *
+     * @throws UncheckedIOException naming {@code output} when it is not a path or its file system
+     *                              cannot be reached
+     */
+    public static Location locate(String output, Configuration hadoop) {
+        try {
+            Path path = new Path(output);
+            FileSystem fs = path.getFileSystem(hadoop);
+            return new Location(fs, fs.makeQualified(path));
+        } catch (IOException | IllegalArgumentException e) {
+            throw new UncheckedIOException("Cannot open output " + output + ": " + e.getMessage(),
+                    e instanceof IOException io ? io : new IOException(e));
+        }
+    }
+
     /** Reserves a temporary directory beside {@code target}. */
     public static AtomicOutput begin(FileSystem fs, Path target) {
         Path parent = target.getParent();
         if (parent == null) {
-            throw new PrepException("Output must not be a file system root: " + target);
+            throw new IllegalArgumentException("Output must not be a file system root: " + target);
         }
         Path tmp = new Path(parent, "." + target.getName() + ".tmp-" + UUID.randomUUID());
         try {
             fs.mkdirs(parent);
         } catch (IOException e) {
-            throw new PrepException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
         }
         return new AtomicOutput(fs, target, tmp);
     }
@@ -69,12 +93,12 @@ public final class AtomicOutput {
     public static AtomicOutput resumable(FileSystem fs, Path target, String suffix) {
         Path parent = target.getParent();
         if (parent == null) {
-            throw new PrepException("Output must not be a file system root: " + target);
+            throw new IllegalArgumentException("Output must not be a file system root: " + target);
         }
         try {
             fs.mkdirs(parent);
         } catch (IOException e) {
-            throw new PrepException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("Cannot create output parent " + parent + ": " + e.getMessage(), e);
         }
         return new AtomicOutput(fs, target, new Path(parent, "." + target.getName() + "." + suffix));
     }
