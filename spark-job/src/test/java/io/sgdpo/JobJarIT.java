@@ -40,6 +40,10 @@ class JobJarIT {
             List<String> signatures = jar.stream().map(JarEntry::getName)
                     .filter(n -> n.matches("META-INF/[^/]+\\.(SF|DSA|RSA)")).toList();
             assertEquals(List.of(), signatures, "signature files of the merged jars would make it unloadable");
+            // The benchmarks are a module of their own: the jar a cluster gets is the product only.
+            List<String> benchmarks = jar.stream().map(JarEntry::getName)
+                    .filter(n -> n.startsWith("io/sgdpo/") && n.contains("/bench/")).toList();
+            assertEquals(List.of(), benchmarks, "benchmark classes in the job jar");
         }
     }
 

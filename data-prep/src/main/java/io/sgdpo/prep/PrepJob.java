@@ -1,5 +1,6 @@
 package io.sgdpo.prep;
 
+import io.sgdpo.output.AtomicOutput;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
@@ -138,15 +139,9 @@ public final class PrepJob {
                 : modelTokenizer.identity() + ":" + modelTokenizer.settingsIdentity();
         String fingerprint = Manifest.fingerprint(OUTPUT_VERSION, files, configJson, tokenizerIdentity);
 
-        Path out;
-        FileSystem fs;
-        try {
-            out = new Path(output);
-            fs = out.getFileSystem(hconf);
-            out = fs.makeQualified(out);
-        } catch (IOException e) {
-            throw new PrepException("Cannot open output " + output + ": " + e.getMessage(), e);
-        }
+        AtomicOutput.Location location = AtomicOutput.locate(output, hconf);
+        Path out = location.path();
+        FileSystem fs = location.fs();
         List<String> allInputs = new ArrayList<>(inputs);
         allInputs.addAll(evalInputs);
         checkOutputOutsideInputs(allInputs, out, hconf);

@@ -8,12 +8,12 @@ import io.sgdpo.hf.HfModels;
 import io.sgdpo.hf.HfOrigin;
 import io.sgdpo.nn.LanguageModels;
 import io.sgdpo.nn.ModelShape;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.tokenize.ModelTokenizer;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
 import java.io.IOException;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
@@ -94,10 +94,8 @@ public record UserModel(String uri, ModelSource source) {
      * @return the qualified output folder
      */
     public String export(String output, String dtype, Configuration hadoop) throws IOException {
-        Path out = new Path(output);
-        FileSystem fs = out.getFileSystem(hadoop);
-        out = fs.makeQualified(out);
-        HfModels.export(graph(), origin(), fs, out, dtype);
-        return out.toString();
+        AtomicOutput.Location out = AtomicOutput.locate(output, hadoop);
+        HfModels.export(graph(), origin(), out.fs(), out.path(), dtype);
+        return out.path().toString();
     }
 }

@@ -14,4 +14,14 @@ public class ConfigurationException extends IllegalArgumentException {
     public ConfigurationException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * Throws a ConfigurationException with {@code message} unless {@code ok}: the one check every
+     * settings reader uses.
+     */
+    public static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new ConfigurationException(message);
+        }
+    }
 }

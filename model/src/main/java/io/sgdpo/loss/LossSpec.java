@@ -4,6 +4,8 @@ import io.sgdpo.config.ConfigurationException;
 
 import com.typesafe.config.Config;
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The serialisable description of a preference loss: its name and every hyperparameter, as read
@@ -51,6 +53,29 @@ public final class LossSpec implements Serializable {
     /** A copy with another loss name and the same hyperparameters. */
     public LossSpec withName(String newName) {
         return new LossSpec(newName, beta, r1, r2, labelSmoothing, gamma);
+    }
+
+    /**
+     * The {@code loss.*} keys whose values differ between this spec and {@code other}, each as
+     * {@code loss.KEY (THIS vs OTHER)}; empty when they describe the same loss.
+     */
+    public List<String> differencesFrom(LossSpec other) {
+        List<String> differences = new ArrayList<>();
+        if (!name.equals(other.name)) {
+            differences.add("loss.name (" + name + " vs " + other.name + ")");
+        }
+        addIfDifferent(differences, "beta", beta, other.beta);
+        addIfDifferent(differences, "r1", r1, other.r1);
+        addIfDifferent(differences, "r2", r2, other.r2);
+        addIfDifferent(differences, "labelSmoothing", labelSmoothing, other.labelSmoothing);
+        addIfDifferent(differences, "gamma", gamma, other.gamma);
+        return differences;
+    }
+
+    private static void addIfDifferent(List<String> differences, String key, double mine, double theirs) {
+        if (Double.compare(mine, theirs) != 0) {
+            differences.add("loss." + key + " (" + mine + " vs " + theirs + ")");
+        }
     }
 
     public String getName() {

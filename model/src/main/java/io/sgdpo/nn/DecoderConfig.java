@@ -1,5 +1,7 @@
 package io.sgdpo.nn;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.typesafe.config.Config;
 import java.io.Serializable;
 
@@ -37,11 +39,5 @@ public record DecoderConfig(int vocabSize, int dModel, int layers, int heads, in
     public long forwardFlopsPerToken() {
         long perBlock = 2L * (4L * dModel * dModel + 2L * dModel * 4L * dModel) + 2L * 2L * maxLength * dModel;
         return layers * perBlock + 2L * dModel * vocabSize;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 }

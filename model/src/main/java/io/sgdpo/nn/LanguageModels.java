@@ -12,6 +12,7 @@ import org.deeplearning4j.nn.conf.GradientNormalization;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BaseOutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnLossLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.activations.Activation;
@@ -66,6 +67,19 @@ public final class LanguageModels {
             return layer;
         }
         return null;
+    }
+
+    /** The loss of a model's output layer ({@link Decoder#OUTPUT}), for every architecture. */
+    public static ILossFunction outputLoss(ComputationGraphConfiguration conf) {
+        if (conf.getVertices().get(Decoder.OUTPUT) instanceof LayerVertex lv) {
+            if (lv.getLayerConf().getLayer() instanceof BaseOutputLayer output) {
+                return output.getLossFn();
+            }
+            if (lv.getLayerConf().getLayer() instanceof RnnLossLayer output) {
+                return output.getLossFn();
+            }
+        }
+        throw new IllegalArgumentException("the graph has no output layer named " + Decoder.OUTPUT);
     }
 
     /**

@@ -1,5 +1,7 @@
 package io.sgdpo.cli;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.typesafe.config.Config;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.nn.Generator;
@@ -122,12 +124,6 @@ final class GenerateCommand extends JobCommand {
             return Double.parseDouble(v);
         } catch (NumberFormatException e) {
             throw new ConfigurationException(flag + " must be a number, got '" + v + "'");
-        }
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
         }
     }
 }

@@ -40,11 +40,6 @@ public final class Sgdpo {
         COMMANDS.put("report", new ReportCommand());
         COMMANDS.put("demo", new DemoCommand());
         COMMANDS.put("study", new StudyCommand());
-        COMMANDS.put("bench-prep", new BenchPrepCommand());
-        COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
-        COMMANDS.put("bench-train", new BenchTrainCommand());
-        COMMANDS.put("bench-peer", new BenchPeerCommand());
-        COMMANDS.put("bench-report", new BenchReportCommand());
     }
 
     private Sgdpo() {
@@ -56,23 +51,42 @@ public final class Sgdpo {
 
     /** Dispatches to a command; never calls System.exit, so tests can call it. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
+        return dispatch(COMMANDS, BENCHMARKS_NOTE, args, out, err);
+    }
+
+    /** Where the bench-* commands are, for the command list: they are not part of the product. */
+    private static final String BENCHMARKS_NOTE = "Benchmarks (module benchmarks/, not in the job jar): ./sgdpo "
+            + "bench-prep | bench-ref-logps | bench-train | bench-peer | bench-report";
+
+    /**
+     * Runs the command named by {@code args[0]} among {@code commands}: the dispatcher of this
+     * command line and of the benchmarks' ({@code io.sgdpo.bench.Bench}).
+     *
+     * @param note a line after the command list, or null
+     */
+    public static int dispatch(Map<String, Command> commands, String note, String[] args, PrintStream out,
+                               PrintStream err) {
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
-            usage(args.length == 0 ? err : out);
+            usage(commands, note, args.length == 0 ? err : out);
             return args.length == 0 ? EXIT_USAGE : 0;
         }
-        Command c = COMMANDS.get(args[0]);
+        Command c = commands.get(args[0]);
         if (c == null) {
             err.println("sgdpo: unknown command '" + args[0] + "'");
-            usage(err);
+            usage(commands, note, err);
             return EXIT_USAGE;
         }
         return c.run(Arrays.copyOfRange(args, 1, args.length), out, err);
     }
 
-    private static void usage(PrintStream s) {
+    private static void usage(Map<String, Command> commands, String note, PrintStream s) {
         s.println("Usage: sgdpo <command> [options]   (sgdpo <command> --help for its options)");
         s.println();
         s.println("Commands:");
-        COMMANDS.forEach((name, c) -> s.printf("  %-12s %s%n", name, c.summary()));
+        commands.forEach((name, c) -> s.printf("  %-15s %s%n", name, c.summary()));
+        if (note != null) {
+            s.println();
+            s.println(note);
+        }
     }
 }

@@ -1,10 +1,12 @@
 package io.sgdpo.demo;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -179,11 +181,5 @@ public final class ArithmeticTask {
         o.put("chosen", Integer.toString(chosen));
         o.put("rejected", Integer.toString(rejected));
         return JSON.writeValueAsString(o) + "\n";
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }

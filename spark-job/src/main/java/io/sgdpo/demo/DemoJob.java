@@ -9,7 +9,7 @@ import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.eval.EvalJob;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.report.RunReport;

@@ -1,5 +1,7 @@
 package io.sgdpo.eval;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -12,7 +14,7 @@ import io.sgdpo.nn.ModelShape;
 import io.sgdpo.nn.Generator;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenCodec;
@@ -239,11 +241,5 @@ public final class EvalJob {
     private static int[] withoutEos(int[] response, TokenCodec vocab) {
         int n = response.length;
         return n > 0 && response[n - 1] == vocab.eosId() ? Arrays.copyOf(response, n - 1) : response;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }

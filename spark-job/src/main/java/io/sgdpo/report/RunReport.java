@@ -3,7 +3,7 @@ package io.sgdpo.report;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sgdpo.loss.BatchMetrics;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.train.MetricsFiles;
 import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.SftJob;

@@ -7,7 +7,7 @@ import io.sgdpo.demo.ArithmeticTask;
 import io.sgdpo.demo.DemoJob;
 import io.sgdpo.demo.DemoJob.Outcome;
 import io.sgdpo.prep.PrepJob;
-import io.sgdpo.prep.bench.Machine;
+import io.sgdpo.report.Machine;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.TrainJob;

@@ -9,7 +9,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigRenderOptions;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.demo.DemoJob.Outcome;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.study.StudyJob.DatasetResult;
 import io.sgdpo.study.StudyJob.Point;
 import io.sgdpo.study.StudyJob.RunResult;

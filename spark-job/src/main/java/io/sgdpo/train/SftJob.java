@@ -1,5 +1,7 @@
 package io.sgdpo.train;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -15,7 +17,7 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedLabels;
 import io.sgdpo.nn.SftLoss;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
@@ -91,17 +93,14 @@ public final class SftJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Path run = new Path(runDir);
         FileSystem fs = run.getFileSystem(sc.hadoopConfiguration());
-        Checkpoints checkpoints = new Checkpoints(fs, new Path(run, "checkpoints"));
+        Checkpoints checkpoints = new Checkpoints(fs, new Path(run, RunStart.CHECKPOINTS));
         MetricsLog metrics = MetricsLog.open(fs, new Path(new Path(run, "metrics"), METRICS));
 
         ComputationGraph graph;
         TrainingState state;
         HfOrigin origin;
-        var latest = checkpoints.loadLatest();
-        if (resume) {
-            if (latest.isEmpty()) {
-                throw new ConfigurationException("--resume: no checkpoint under " + checkpoints + " to resume from");
-            }
+        var latest = RunStart.resumeOrNew(run, checkpoints, resume);
+        if (latest.isPresent()) {
             graph = latest.get().graph();
             state = latest.get().state();
             origin = latest.get().origin();
@@ -109,10 +108,6 @@ public final class SftJob {
             progress.printf("sft: resuming %s at epoch %d, step %d%n", state.extra().get("runId"), state.epoch(),
                     state.step());
         } else {
-            if (latest.isPresent()) {
-                throw new ConfigurationException("output " + run + " already holds a run (" + latest.get().path()
-                        + "); pass --resume to continue it or choose another --output");
-            }
             Optimization optimization = new Optimization(new Adam(s.learningRate), 0, 0);
             if (init != null) {
                 UserModel start = UserModel.open(init, sc.hadoopConfiguration(), config);
@@ -233,11 +228,5 @@ public final class SftJob {
         m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "sft", "train"))));
         AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(m));
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }

@@ -1,5 +1,7 @@
 package io.sgdpo.train;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -19,7 +21,7 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.nn.SequenceLogProbs;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
@@ -131,7 +133,7 @@ public final class TrainJob {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Path run = new Path(runDir);
         FileSystem fs = run.getFileSystem(sc.hadoopConfiguration());
-        Checkpoints checkpoints = new Checkpoints(fs, new Path(run, "checkpoints"));
+        Checkpoints checkpoints = new Checkpoints(fs, new Path(run, RunStart.CHECKPOINTS));
         MetricsLog metrics = MetricsLog.open(fs, new Path(new Path(run, "metrics"), METRICS));
         TokenCodec vocab = PairShards.vocabulary(spark, dataDir);
 
@@ -139,21 +141,15 @@ public final class TrainJob {
         TrainingState state;
         HfOrigin origin;
         String initIdentity = null;
-        var latest = checkpoints.loadLatest();
-        if (resume) {
-            if (latest.isEmpty()) {
-                throw new ConfigurationException("--resume: no checkpoint under " + checkpoints + " to resume from");
-            }
+        var latest = RunStart.resumeOrNew(run, checkpoints, resume);
+        if (latest.isPresent()) {
+            requireSameLoss(latest.get(), s.loss());
             policy = latest.get().graph();
             state = latest.get().state();
             origin = latest.get().origin();
             metrics.truncateAfterStep(state.step());
             progress.printf("train: resuming %s at step %d%n", state.extra().get("runId"), state.step());
         } else {
-            if (latest.isPresent()) {
-                throw new ConfigurationException("output " + run + " already holds a run (" + latest.get().path()
-                        + "); pass --resume to continue it or choose another --output");
-            }
             if (init == null) {
                 throw new ConfigurationException("--init MODEL is required: the reference model to start from");
             }
@@ -310,6 +306,24 @@ public final class TrainJob {
                 policyIsReference));
     }
 
+    /**
+     * The gradient of a resumed run comes from the loss stored in the checkpoint's graph, while the
+     * metrics, pilots and evaluation follow the config's: the two must be the same loss.
+     */
+    private static void requireSameLoss(Checkpoints.Loaded checkpoint, LossSpec configured) {
+        if (!(LanguageModels.outputLoss(checkpoint.graph().getConfiguration())
+                instanceof PairedPreferenceLoss stored)) {
+            throw new ConfigurationException("--resume: " + checkpoint.path() + " is not a preference-training"
+                    + " checkpoint (its output layer has no preference loss)");
+        }
+        List<String> differences = stored.getLoss().differencesFrom(configured);
+        if (!differences.isEmpty()) {
+            throw new ConfigurationException("--resume: the config's loss differs from the one " + checkpoint.path()
+                    + " was trained with (checkpoint vs config): " + String.join(", ", differences)
+                    + "; resume with the checkpoint's loss.* settings, or start a new run");
+        }
+    }
+
     private static void requireFinite(double value, String what, long step, List<Minibatches.Batch> chunk) {
         if (!Double.isFinite(value)) {
             List<String> ids = new ArrayList<>();
@@ -331,11 +345,5 @@ public final class TrainJob {
         m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "loss", "train"))));
         AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
                 .writeValueAsString(m));
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new ConfigurationException(message);
-        }
     }
 }

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sgdpo.demo.DemoJob;
-import io.sgdpo.prep.bench.Machine;
+import io.sgdpo.report.Machine;
 import io.sgdpo.train.MetricsFiles;
 import java.io.File;
 import java.io.IOException;

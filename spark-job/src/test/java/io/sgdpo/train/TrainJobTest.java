@@ -176,6 +176,21 @@ class TrainJobTest {
                 }
             }
         }
+
+        // The checkpoint's graph holds the loss its gradient comes from: resuming under another
+        // loss.* config fails before any work, naming each differing key, and changes nothing.
+        java.nio.file.Path metricsFile = new File(killed, "metrics/" + TrainJob.METRICS).toPath();
+        byte[] metricsBefore = java.nio.file.Files.readAllBytes(metricsFile);
+        Map<String, String> otherLoss = new java.util.HashMap<>(o);
+        otherLoss.put("loss.name", "dpo");
+        otherLoss.put("loss.beta", "0.25");
+        ConfigurationException e = assertThrows(ConfigurationException.class, () -> TrainJob.run(spark,
+                fixture.data, null, killed, config(otherLoss), true, new PrintStream(System.out)));
+        assertTrue(e.getMessage().contains("loss.name (sgdpo vs dpo)"), e.getMessage());
+        assertTrue(e.getMessage().contains("loss.beta"), e.getMessage());
+        assertFalse(e.getMessage().contains("loss.r1"), e.getMessage());
+        assertTrue(java.util.Arrays.equals(metricsBefore, java.nio.file.Files.readAllBytes(metricsFile)),
+                "the refused resume rewrote the metrics");
     }
 
     @Test

@@ -10,7 +10,7 @@ import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.nn.ModelShape;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.PrepException;
@@ -107,15 +107,9 @@ public final class RefLogpsJob {
         ReferenceCheckpoint ckpt = ReferenceCheckpoint.open(model, hconf, config.getInt("model.maxLength"));
         checkFits(input, ckpt, data, model);
 
-        Path out;
-        FileSystem fs;
-        try {
-            out = new Path(output);
-            fs = out.getFileSystem(hconf);
-            out = fs.makeQualified(out);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new PrepException("Cannot open output " + output + ": " + e.getMessage(), e);
-        }
+        AtomicOutput.Location location = AtomicOutput.locate(output, hconf);
+        Path out = location.path();
+        FileSystem fs = location.fs();
         String in = input.dir.toString() + "/";
         if ((out + "/").startsWith(in) || in.startsWith(out + "/")) {
             throw new PrepException("Output " + out + " and input " + input.dir + " must not contain each other");

@@ -3,7 +3,7 @@ package io.sgdpo.prep.ref;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,7 @@
 package io.sgdpo.nn.llama;
 
+import static io.sgdpo.config.ConfigurationException.require;
+
 import java.io.Serializable;
 
 /**
@@ -45,11 +47,5 @@ public record LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, i
     /** Width of the concatenated key (or value) heads. */
     public int kvWidth() {
         return kvHeads * headDim;
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 }
