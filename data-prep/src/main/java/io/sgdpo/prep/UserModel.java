@@ -1,5 +1,6 @@
 package io.sgdpo.prep;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.ModelSource;
 import io.sgdpo.checkpoint.TrainingState;
@@ -12,6 +13,8 @@ import io.sgdpo.prep.tokenize.ModelTokenizer;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -89,15 +92,24 @@ public record UserModel(String uri, ModelSource source) {
     }
 
     /**
-     * Writes the model as a Hugging Face folder (see {@link HfModels#export}).
+     * Writes the model as a Hugging Face folder (see {@link HfModels#export}) with its provenance
+     * as {@value Provenance#FILE}.
      *
+     * @param provenance the model's {@link #provenance}
      * @return the qualified output folder
      */
-    public String export(String output, String dtype, Configuration hadoop) throws IOException {
+    public String export(String output, String dtype, ObjectNode provenance, Configuration hadoop)
+            throws IOException {
         Path out = new Path(output);
         FileSystem fs = out.getFileSystem(hadoop);
         out = fs.makeQualified(out);
-        HfModels.export(graph(), origin(), fs, out, dtype);
+        HfModels.export(graph(), origin(), fs, out, dtype,
+                Map.of(Provenance.FILE, Provenance.render(provenance).getBytes(StandardCharsets.UTF_8)));
         return out.toString();
+    }
+
+    /** The chain of manifests behind this model (see {@link Provenance}). */
+    public ObjectNode provenance(Configuration hadoop) throws IOException {
+        return Provenance.of(source.path().getFileSystem(hadoop), source);
     }
 }

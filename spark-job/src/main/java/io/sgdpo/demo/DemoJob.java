@@ -10,6 +10,7 @@ import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.eval.EvalJob;
 import io.sgdpo.prep.AtomicOutput;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.report.RunReport;
@@ -18,7 +19,6 @@ import io.sgdpo.train.TrainJob;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -176,7 +176,7 @@ public final class DemoJob {
     public static PrepJob.Result prep(SparkSession spark, List<String> inputs, List<String> evalInputs, String output,
                             Config config, PrintStream progress) {
         PrepJob.Result r = PrepJob.run(spark, inputs, evalInputs, output, config);
-        JsonNode c = r.manifest().path("counts");
+        JsonNode c = r.manifest().counts();
         progress.printf("prep: %s %s: read %d = kept %d + rejected %d (train %d, eval %d)%n",
                 r.status() == PrepJob.Status.UP_TO_DATE ? "up to date:" : "wrote", r.output(), c.path("read").asLong(),
                 c.path("kept").asLong(), c.path("rejected").asLong(), c.path("splits").path("train").asLong(),
@@ -187,13 +187,11 @@ public final class DemoJob {
     /** The reference checkpoint: a finished SFT run's (its manifest is written last), else train or resume. */
     public static String sft(SparkSession spark, FileSystem fs, String data, String runDir, Config config,
                               PrintStream progress) throws IOException {
-        Path manifest = new Path(runDir, "_manifest.json");
-        if (fs.exists(manifest)) {
-            try (InputStream in = fs.open(manifest)) {
-                String checkpoint = JSON.readTree(in).path("checkpoint").asText();
-                progress.println("sft: up to date: " + runDir + " (reference " + checkpoint + ")");
-                return checkpoint;
-            }
+        Manifest manifest = Manifest.readIfPresent(fs, new Path(runDir));
+        if (manifest != null) {
+            String checkpoint = manifest.section("checkpoint").path("path").asText();
+            progress.println("sft: up to date: " + runDir + " (reference " + checkpoint + ")");
+            return checkpoint;
         }
         boolean resume = new Checkpoints(fs, new Path(runDir, "checkpoints")).latest().isPresent();
         return SftJob.run(spark, data, null, runDir, config, resume, progress).checkpoint().toString();

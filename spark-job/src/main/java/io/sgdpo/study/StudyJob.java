@@ -127,7 +127,7 @@ public final class StudyJob {
                     + (d.eval().isEmpty() ? String.format(Locale.ROOT, " (eval split: prep.evalFraction %s)",
                     config.getValue("prep.evalFraction").unwrapped()) : "; eval " + String.join(", ", d.eval()));
         }
-        JsonNode splits = preferences.manifest().path("counts").path("splits");
+        JsonNode splits = preferences.manifest().counts().path("splits");
 
         stages.begin(d.name() + ": sft reference");
         String reference = DemoJob.sft(spark, fs, sftData, new Path(dir, "sft").toString(), config, progress);

@@ -1,12 +1,9 @@
 package io.sgdpo.train;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
@@ -19,7 +16,6 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.nn.SequenceLogProbs;
-import io.sgdpo.prep.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
@@ -163,9 +159,9 @@ public final class TrainJob {
                     s.dropout());
             origin = reference.origin();
             initIdentity = reference.identity();
-            state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
-                    + UUID.randomUUID().toString().substring(0, 8)).with("init", init)
-                    .with(TokenizerMatch.STATE_KEY, vocab.identity());
+            state = RunManifests.withInit(TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
+                    + UUID.randomUUID().toString().substring(0, 8))
+                    .with(TokenizerMatch.STATE_KEY, vocab.identity()), init, reference);
         }
         int length = LanguageModels.describe(policy.getConfiguration()).maxLength();
 
@@ -184,7 +180,10 @@ public final class TrainJob {
         PairedBatch layout = new PairedBatch(length, vocab.padId());
         int partitions = sc.defaultParallelism();
         String runId = state.extra().get("runId");
-        writeManifest(fs, run, dataDir, config, state, runId, totalSteps);
+        RunManifests.builder("train", fs, dataDir, state, config, List.of("model", "loss", "train"))
+                .section("totalSteps", totalSteps)
+                .count("trainPairs", trainPairs).count("evalPairs", evalPairs.size())
+                .build().write(fs, run);
 
         // Until the first update the policy is the reference checkpoint; when that checkpoint scored
         // the data, step-0 rewards are taken against the same forward pass (exactly 0, see Evaluation).
@@ -317,20 +316,6 @@ public final class TrainJob {
             throw new NonFiniteException("non-finite " + what + " (" + value + ") at step " + step
                     + "; the last good checkpoint stays latest; pairs of the minibatches: " + ids);
         }
-    }
-
-    private static void writeManifest(FileSystem fs, Path run, String dataDir, Config config, TrainingState state,
-                                      String runId, long totalSteps) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode m = json.createObjectNode();
-        m.put("stage", "train");
-        m.put("run_id", runId);
-        m.put("data", dataDir);
-        m.put("init", state.extra().get("init"));
-        m.put("total_steps", totalSteps);
-        m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "loss", "train"))));
-        AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
-                .writeValueAsString(m));
     }
 
     private static void require(boolean ok, String message) {
