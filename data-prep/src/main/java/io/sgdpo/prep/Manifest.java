@@ -334,23 +334,29 @@ public record Manifest(int version, String stage, String createdAt, CodeVersion 
     }
 
     private static Input input(JsonNode n, String where) throws IOException {
-        if (!(n instanceof ObjectNode o)) {
-            throw new IOException(where + " must be an object");
-        }
-        ObjectNode details = o.deepCopy();
-        details.remove(List.of("role", "path", "sha256"));
+        ObjectNode o = requireObject(n, where);
         return new Input(text(o, "role", where, false), text(o, "path", where, true), text(o, "sha256", where, false),
-                details);
+                details(o, "role"));
     }
 
     private static Model model(JsonNode n, String where) throws IOException {
+        ObjectNode o = requireObject(n, where);
+        return new Model(text(o, "kind", where, false), text(o, "path", where, true), text(o, "sha256", where, false),
+                details(o, "kind"));
+    }
+
+    private static ObjectNode requireObject(JsonNode n, String where) throws IOException {
         if (!(n instanceof ObjectNode o)) {
             throw new IOException(where + " must be an object");
         }
+        return o;
+    }
+
+    /** What an input or the model records beyond its typed fields ({@code typedKey}, path, sha256). */
+    private static ObjectNode details(ObjectNode o, String typedKey) {
         ObjectNode details = o.deepCopy();
-        details.remove(List.of("kind", "path", "sha256"));
-        return new Model(text(o, "kind", where, false), text(o, "path", where, true), text(o, "sha256", where, false),
-                details);
+        details.remove(List.of(typedKey, "path", "sha256"));
+        return details;
     }
 
     private static String text(ObjectNode o, String key, String where, boolean required) throws IOException {
