@@ -292,7 +292,12 @@ public record Manifest(int version, String stage, String createdAt, CodeVersion 
         for (int i = 0; i < in.size(); i++) {
             inputs.add(input(in.get(i), where + ": inputs[" + i + "]"));
         }
-        Model model = m.has("model") ? model(m.get("model"), where + ": model") : null;
+        Model model = null;
+        if (version == 1 && m.path("model").isTextual()) { // an old sft manifest: the model's sizes
+            sections.set("shape", m.get("model"));
+        } else if (m.has("model")) {
+            model = model(m.get("model"), where + ": model");
+        }
         if (version == 1) {
             model = legacy(stage, sections, inputs, model);
         }

@@ -73,9 +73,10 @@ class ManifestTest {
         assertEquals(CodeVersion.UNKNOWN_COMMIT, ref.code().commit());
 
         Manifest sft = Manifest.parse("{\"stage\": \"sft\", \"checkpoint\": \"/s/step-9\","
-                + " \"checkpoint_sha256\": \"cc\"}", "s");
+                + " \"checkpoint_sha256\": \"cc\", \"model\": \"decoder d=32\"}", "s");
         assertEquals("cc", sft.section("checkpoint").path("sha256").asText());
         assertNull(sft.model());
+        assertEquals("decoder d=32", sft.section("shape").asText());
     }
 
     @Test
