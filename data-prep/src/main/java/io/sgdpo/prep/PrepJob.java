@@ -1,7 +1,6 @@
 package io.sgdpo.prep;
 
 import io.sgdpo.output.AtomicOutput;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.prep.tokenize.Segmenter;
@@ -87,7 +86,7 @@ public final class PrepJob {
      * @param output   the qualified output directory
      * @param manifest the manifest now in the output directory
      */
-    public record Result(Status status, String output, ObjectNode manifest) {
+    public record Result(Status status, String output, Manifest manifest) {
     }
 
     private PrepJob() {
@@ -137,7 +136,7 @@ public final class PrepJob {
         String configJson = SgdpoConfig.renderJson(config, CONFIG_NAMESPACES);
         String tokenizerIdentity = modelTokenizer == null ? spec.identity()
                 : modelTokenizer.identity() + ":" + modelTokenizer.settingsIdentity();
-        String fingerprint = Manifest.fingerprint(OUTPUT_VERSION, files, configJson, tokenizerIdentity);
+        String fingerprint = PrepManifest.fingerprint(OUTPUT_VERSION, files, configJson, tokenizerIdentity);
 
         AtomicOutput.Location location = AtomicOutput.locate(output, hconf);
         Path out = location.path();
@@ -145,8 +144,8 @@ public final class PrepJob {
         List<String> allInputs = new ArrayList<>(inputs);
         allInputs.addAll(evalInputs);
         checkOutputOutsideInputs(allInputs, out, hconf);
-        ObjectNode existing = Manifest.readIfComplete(fs, out);
-        if (existing != null && fingerprint.equals(existing.path("fingerprint").asText())) {
+        Manifest existing = existingManifest(fs, out);
+        if (existing != null && fingerprint.equals(existing.fingerprint())) {
             LOG.info("Output {} is up to date (fingerprint {}): nothing to do", out, fingerprint);
             return new Result(Status.UP_TO_DATE, out.toString(), existing);
         }
@@ -215,11 +214,11 @@ public final class PrepJob {
             String vocabJson = vocab.toJson();
             AtomicOutput.writeString(fs, new Path(target.tmp(), PairSchema.VOCAB_FILE), vocabJson);
 
-            ObjectNode manifest = Manifest.build(fingerprint, OUTPUT_VERSION, files, configJson, vocab,
+            Manifest manifest = PrepManifest.build(fingerprint, OUTPUT_VERSION, files, configJson, vocab,
                     vocabJson, settings, stats, shards, fs, new Path(target.tmp(), PairSchema.PAIRS_DIR),
                     spark.sparkContext().master(), (System.nanoTime() - t0) / 1_000_000, phases.millis);
             // The manifest is what marks an output complete: it goes last, then the whole folder is renamed.
-            AtomicOutput.writeString(fs, new Path(target.tmp(), PairSchema.MANIFEST_FILE), Manifest.render(manifest));
+            AtomicOutput.writeString(fs, new Path(target.tmp(), Manifest.FILE), manifest.render());
             target.commit();
             LOG.info("Prep output {}: read {}, kept {}, rejected {}; phase ms {}", out, stats.read, stats.kept,
                     stats.rejected(), phases.millis);
@@ -237,6 +236,16 @@ public final class PrepJob {
     }
 
     /** An output inside an input folder would be read back as input by the next run. */
+    /** The manifest of a complete output already at {@code out}, or null; a broken one is an error. */
+    private static Manifest existingManifest(FileSystem fs, Path out) {
+        try {
+            return Manifest.readIfComplete(fs, out);
+        } catch (IOException e) {
+            throw new PrepException("Cannot tell whether output " + out + " is up to date: " + e.getMessage()
+                    + "; remove the output folder or choose another --output", e);
+        }
+    }
+
     private static void checkOutputOutsideInputs(List<String> inputs, Path out, Configuration hconf) {
         String o = out.toString() + "/";
         for (String input : inputs) {

@@ -1,5 +1,6 @@
 package io.sgdpo.prep;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.ModelSource;
 import io.sgdpo.checkpoint.TrainingState;
@@ -13,6 +14,8 @@ import io.sgdpo.prep.tokenize.ModelTokenizer;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -89,13 +92,22 @@ public record UserModel(String uri, ModelSource source) {
     }
 
     /**
-     * Writes the model as a Hugging Face folder (see {@link HfModels#export}).
+     * Writes the model as a Hugging Face folder (see {@link HfModels#export}) with its provenance
+     * as {@value Provenance#FILE}.
      *
+     * @param provenance the model's {@link #provenance}
      * @return the qualified output folder
      */
-    public String export(String output, String dtype, Configuration hadoop) throws IOException {
+    public String export(String output, String dtype, ObjectNode provenance, Configuration hadoop)
+            throws IOException {
         AtomicOutput.Location out = AtomicOutput.locate(output, hadoop);
-        HfModels.export(graph(), origin(), out.fs(), out.path(), dtype);
+        HfModels.export(graph(), origin(), out.fs(), out.path(), dtype,
+                Map.of(Provenance.FILE, Provenance.render(provenance).getBytes(StandardCharsets.UTF_8)));
         return out.path().toString();
+    }
+
+    /** The chain of manifests behind this model (see {@link Provenance}). */
+    public ObjectNode provenance(Configuration hadoop) throws IOException {
+        return Provenance.of(source.path().getFileSystem(hadoop), source);
     }
 }

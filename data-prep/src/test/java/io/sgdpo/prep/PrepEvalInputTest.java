@@ -126,14 +126,14 @@ class PrepEvalInputTest {
                 + evalFileIdsTheHashWouldTrain + " of " + evalFromEvalFile);
         assertTrue(evalFromTrainFile > 0, "the ordinary input gave no eval pair at evalFraction " + EVAL_FRACTION);
 
-        JsonNode c = result.manifest().path("counts");
+        JsonNode c = result.manifest().json().path("counts");
         assertEquals(evalFromEvalFile + evalFromTrainFile, c.path("splits").path("eval").asLong());
         assertEquals(evalFromEvalFile, input(result, evalFile).path("kept").asLong());
     }
 
     @Test
     void countsReconcile() {
-        JsonNode c = result.manifest().path("counts");
+        JsonNode c = result.manifest().json().path("counts");
         long read = c.path("read").asLong();
         assertEquals(trainLines.size() + evalLines.size(), read);
         assertEquals(read, c.path("kept").asLong() + c.path("rejected").asLong());
@@ -190,7 +190,7 @@ class PrepEvalInputTest {
 
     @Test
     void manifestRecordsRolesAndMovingAFileChangesTheFingerprint() {
-        JsonNode inputs = result.manifest().path("inputs");
+        JsonNode inputs = result.manifest().json().path("inputs");
         assertEquals(2, inputs.size());
         assertTrue(inputs.get(0).path("path").asText().endsWith("/train.jsonl.gz"), inputs.toString());
         assertEquals(InputFile.ROLE_INPUT, inputs.get(0).path("role").asText());
@@ -207,8 +207,8 @@ class PrepEvalInputTest {
         PrepJob.Result asInput = PrepJob.run(spark, List.of(trainFile.toString(), evalFile.toString()),
                 moved.toString(), TestSupport.config(CONF));
         assertEquals(PrepJob.Status.BUILT, asInput.status());
-        assertNotEquals(result.manifest().path("fingerprint").asText(), asInput.manifest().path("fingerprint").asText());
-        assertEquals(InputFile.ROLE_INPUT, asInput.manifest().path("inputs").get(1).path("role").asText());
+        assertNotEquals(result.manifest().json().path("fingerprint").asText(), asInput.manifest().json().path("fingerprint").asText());
+        assertEquals(InputFile.ROLE_INPUT, asInput.manifest().json().path("inputs").get(1).path("role").asText());
         for (Row row : pairs(asInput)) {
             assertEquals(PairId.split(row.getAs(PairSchema.PAIR_ID), EVAL_FRACTION), row.getAs(PairSchema.SPLIT));
         }
@@ -216,7 +216,7 @@ class PrepEvalInputTest {
         PrepJob.Result rebuilt = PrepJob.run(spark, List.of(trainFile.toString(), evalFile.toString()), out,
                 TestSupport.config(CONF));
         assertEquals(PrepJob.Status.BUILT, rebuilt.status());
-        assertEquals(asInput.manifest().path("fingerprint"), rebuilt.manifest().path("fingerprint"));
+        assertEquals(asInput.manifest().json().path("fingerprint"), rebuilt.manifest().json().path("fingerprint"));
         // Restore the eval-input output for the other tests, whatever order they run in.
         result = PrepJob.run(spark, List.of(trainFile.toString()), List.of(evalFile.toString()), out,
                 TestSupport.config(CONF));
@@ -286,12 +286,12 @@ class PrepEvalInputTest {
     }
 
     private static JsonNode input(PrepJob.Result r, Path file) {
-        for (JsonNode in : r.manifest().path("inputs")) {
+        for (JsonNode in : r.manifest().json().path("inputs")) {
             if (in.path("path").asText().endsWith("/" + file.getFileName())) {
                 return in;
             }
         }
-        throw new AssertionError("no manifest input for " + file + ": " + r.manifest().path("inputs"));
+        throw new AssertionError("no manifest input for " + file + ": " + r.manifest().json().path("inputs"));
     }
 
     private static Path writeGz(Path file, List<String> lines) throws IOException {

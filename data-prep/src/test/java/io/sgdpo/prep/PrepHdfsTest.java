@@ -66,10 +66,10 @@ class PrepHdfsTest {
         PrepJob.Result first = PrepJob.run(spark, List.of(hdfs.getUri() + "/data/hh"), output, TestSupport.config(conf));
         assertEquals(PrepJob.Status.BUILT, first.status());
         assertTrue(first.output().startsWith("hdfs://"), first.output());
-        JsonNode c = first.manifest().path("counts");
+        JsonNode c = first.manifest().json().path("counts");
         assertEquals(300, c.path("read").asLong());
         assertEquals(c.path("read").asLong(), c.path("kept").asLong() + c.path("rejected").asLong());
-        assertTrue(first.manifest().path("inputs").get(0).path("path").asText().startsWith("hdfs://"));
+        assertTrue(first.manifest().json().path("inputs").get(0).path("path").asText().startsWith("hdfs://"));
 
         assertTrue(hdfs.exists(new Path(output, PairSchema.MANIFEST_FILE)));
         assertTrue(hdfs.exists(new Path(output, PairSchema.VOCAB_FILE)));

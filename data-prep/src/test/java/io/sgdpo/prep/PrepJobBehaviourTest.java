@@ -133,13 +133,13 @@ class PrepJobBehaviourTest {
         }
         assertEquals(EXPECTED, got);
 
-        JsonNode c = r.manifest().path("counts");
+        JsonNode c = r.manifest().json().path("counts");
         assertEquals(17, c.path("read").asLong());
         assertEquals(EXPECTED.size(), c.path("rejected").asLong());
         assertEquals(17 - EXPECTED.size(), c.path("kept").asLong());
         assertEquals(1, c.path("duplicates").asLong());
         Map<String, String> formats = new HashMap<>();
-        r.manifest().path("inputs").forEach(in -> formats.put(Path.of(in.path("path").asText()).getFileName().toString(),
+        r.manifest().json().path("inputs").forEach(in -> formats.put(Path.of(in.path("path").asText()).getFileName().toString(),
                 in.path("format").asText() + "/" + in.path("kind").asText()));
         assertEquals(Map.of("pairs.jsonl", "pairs/jsonl", "hh.jsonl", "hh/jsonl", "chat.parquet", "pairs/parquet"), formats);
 
@@ -168,7 +168,7 @@ class PrepJobBehaviourTest {
         assertTrue(e.getMessage().contains(String.format("%.4f", 13.0 / 17)), e.getMessage());
         // The job died after writing part of its new output: the old one is still whole.
         assertEquals(manifestBefore, read(out + "/_manifest.json"));
-        assertEquals(first.manifest().path("counts").path("kept").asLong(), spark.read().parquet(out + "/pairs").count());
+        assertEquals(first.manifest().json().path("counts").path("kept").asLong(), spark.read().parquet(out + "/pairs").count());
     }
 
     @Test
@@ -181,7 +181,7 @@ class PrepJobBehaviourTest {
                 "prep.maxPromptLength", "64");
         PrepJob.Result a = PrepJob.run(spark, List.of(input.toString()), out, TestSupport.config(conf));
         assertEquals(PrepJob.Status.BUILT, a.status());
-        assertEquals(200, a.manifest().path("counts").path("read").asLong());
+        assertEquals(200, a.manifest().json().path("counts").path("read").asLong());
         assertEquals(PrepJob.Status.UP_TO_DATE,
                 PrepJob.run(spark, List.of(input.toString()), out, TestSupport.config(conf)).status());
 
@@ -189,9 +189,9 @@ class PrepJobBehaviourTest {
         changed.put("prep.evalFraction", "0.5");
         PrepJob.Result b = PrepJob.run(spark, List.of(input.toString()), out, TestSupport.config(changed));
         assertEquals(PrepJob.Status.BUILT, b.status());
-        assertNotEquals(a.manifest().path("fingerprint"), b.manifest().path("fingerprint"));
-        assertTrue(b.manifest().path("counts").path("splits").path("eval").asLong()
-                > a.manifest().path("counts").path("splits").path("eval").asLong());
+        assertNotEquals(a.manifest().json().path("fingerprint"), b.manifest().json().path("fingerprint"));
+        assertTrue(b.manifest().json().path("counts").path("splits").path("eval").asLong()
+                > a.manifest().json().path("counts").path("splits").path("eval").asLong());
 
         // Same content, other bytes: gzip the file again with one more record appended.
         List<String> lines = PrepSharedDataTest.readLines(input);
@@ -202,7 +202,7 @@ class PrepJobBehaviourTest {
         }
         PrepJob.Result c = PrepJob.run(spark, List.of(input.toString()), out, TestSupport.config(changed));
         assertEquals(PrepJob.Status.BUILT, c.status());
-        assertEquals(201, c.manifest().path("counts").path("read").asLong());
+        assertEquals(201, c.manifest().json().path("counts").path("read").asLong());
         try (var s = Files.list(tmp)) {
             assertEquals(0, s.filter(p -> p.getFileName().toString().startsWith(".out-rerun")).count(),
                     "no temporary or moved-aside folders left behind");
@@ -244,7 +244,7 @@ class PrepJobBehaviourTest {
         Files.writeString(clean, "{\"prompt\":\"Q\",\"chosen\":\"yes\",\"rejected\":\"no\"}\n");
         PrepJob.Result r = PrepJob.run(spark, List.of(clean.toString()), tmp.resolve("out-clean").toString(),
                 TestSupport.config(Map.of("prep.maxRejectFraction", "0")));
-        assertEquals(1, r.manifest().path("counts").path("kept").asLong());
+        assertEquals(1, r.manifest().json().path("counts").path("kept").asLong());
         assertEquals(0, spark.read().parquet(r.output() + "/rejects").count());
         assertEquals(PairSchema.REJECTS.fieldNames().length,
                 spark.read().parquet(r.output() + "/rejects").schema().fieldNames().length);
@@ -269,7 +269,7 @@ class PrepJobBehaviourTest {
         conf.put("tokenizer.path", tok.toString());
         PrepJob.Result r = PrepJob.run(spark, List.of(craftedDir.resolve("pairs.jsonl").toString()),
                 tmp.resolve("out-hf").toString(), TestSupport.config(conf));
-        String identity = r.manifest().path("tokenizer").path("identity").asText();
+        String identity = r.manifest().json().path("tokenizer").path("identity").asText();
         assertTrue(identity.startsWith("huggingface:sha256:"), identity);
         TokenizerSpec spec = TokenizerSpec.huggingFace(tok.toString(), Files.readAllBytes(tok));
         Vocabulary vocab = Vocabulary.fromJson(read(r.output() + "/vocab.json"), spec);

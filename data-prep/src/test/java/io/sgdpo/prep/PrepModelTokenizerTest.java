@@ -63,7 +63,7 @@ class PrepModelTokenizerTest {
                 TestSupport.config(conf));
 
         ModelTokenizer tok = ModelTokenizer.open(model.toString(), new Configuration());
-        JsonNode m = r.manifest();
+        JsonNode m = r.manifest().json();
         assertEquals("model", m.path("tokenizer").path("type").asText());
         assertEquals(tok.identity(), m.path("tokenizer").path("identity").asText());
         assertEquals(512, m.path("vocabulary").path("size").asInt());
@@ -121,7 +121,7 @@ class PrepModelTokenizerTest {
         PrepJob.Result other = PrepJob.run(spark, List.of(input.toString()), tmp.resolve("out").toString(),
                 TestSupport.config(otherModel));
         assertEquals(PrepJob.Status.BUILT, other.status(), "another chat template and special ids: a rebuild");
-        assertNotEquals(r.manifest().path("fingerprint").asText(), other.manifest().path("fingerprint").asText());
+        assertNotEquals(r.manifest().json().path("fingerprint").asText(), other.manifest().json().path("fingerprint").asText());
     }
 
     @Test
@@ -147,9 +147,9 @@ class PrepModelTokenizerTest {
         PrepJob.Result r = PrepJob.run(spark, List.of(input.toString()), tmp.resolve("chat-out").toString(),
                 TestSupport.config(Map.of("tokenizer.from", model.toString(), "prep.maxPromptLength", "160",
                         "prep.maxTotalLength", "224", "prep.evalFraction", "0", "prep.maxRejectFraction", "0.5")));
-        assertEquals(3, r.manifest().path("counts").path("read").asLong());
-        assertEquals(1, r.manifest().path("counts").path("rejected").asLong());
-        assertTrue(r.manifest().path("tokenizer").path("chatTemplate").asBoolean());
+        assertEquals(3, r.manifest().json().path("counts").path("read").asLong());
+        assertEquals(1, r.manifest().json().path("counts").path("rejected").asLong());
+        assertTrue(r.manifest().json().path("tokenizer").path("chatTemplate").asBoolean());
         List<Row> rows = spark.read().parquet(r.output() + "/" + PairSchema.PAIRS_DIR).collectAsList();
         assertEquals(2, rows.size());
         ModelTokenizer tok = ModelTokenizer.open(model.toString(), new Configuration());

@@ -85,24 +85,24 @@ class PrepSharedDataTest {
     @Test
     void hhCountsReconcile() throws IOException {
         assertEquals(PrepJob.Status.BUILT, hh2.status());
-        JsonNode c = hh2.manifest().path("counts");
+        JsonNode c = hh2.manifest().json().path("counts");
         assertEquals(countLines(hh), c.path("read").asLong());
         assertEquals(2312, c.path("read").asLong());
         assertReconciles(hh2);
         // The data set's README: some HH transcripts differ before the last turn.
         assertTrue(c.path("rejectedByReason").path("hh_prompt_mismatch").asLong() > 0, c.toString());
-        assertEquals("hh", hh2.manifest().path("inputs").get(0).path("format").asText());
+        assertEquals("hh", hh2.manifest().json().path("inputs").get(0).path("format").asText());
     }
 
     @Test
     void ultraFeedbackCountsReconcile() throws IOException {
-        JsonNode c = uf2.manifest().path("counts");
+        JsonNode c = uf2.manifest().json().path("counts");
         assertEquals(countLines(ufTrain) + countLines(ufEval), c.path("read").asLong());
         assertEquals(1200, c.path("read").asLong());
         assertReconciles(uf2);
         // README: 4 + 1 pairs with chosen == rejected.
         assertTrue(c.path("rejectedByReason").path("identical_responses").asLong() >= 5, c.toString());
-        assertEquals("pairs", uf2.manifest().path("inputs").get(1).path("format").asText());
+        assertEquals("pairs", uf2.manifest().json().path("inputs").get(1).path("format").asText());
     }
 
     @Test
@@ -125,10 +125,10 @@ class PrepSharedDataTest {
                     assertArrayEquals(PairSchema.ids(ra, col), PairSchema.ids(rb, col), col + " of " + e.getKey());
                 }
             }
-            assertEquals(pair[0].manifest().path("fingerprint"), pair[1].manifest().path("fingerprint"));
-            assertEquals(pair[0].manifest().path("vocabulary").path("sha256"),
-                    pair[1].manifest().path("vocabulary").path("sha256"));
-            assertEquals(pair[0].manifest().path("counts"), pair[1].manifest().path("counts"));
+            assertEquals(pair[0].manifest().json().path("fingerprint"), pair[1].manifest().json().path("fingerprint"));
+            assertEquals(pair[0].manifest().json().path("vocabulary").path("sha256"),
+                    pair[1].manifest().json().path("vocabulary").path("sha256"));
+            assertEquals(pair[0].manifest().json().path("counts"), pair[1].manifest().json().path("counts"));
         }
     }
 
@@ -143,7 +143,7 @@ class PrepSharedDataTest {
         }
         // 5% of ~2.2k pairs: a binomial count far from 0 and from the whole.
         assertTrue(eval > 60 && eval < 170, "eval pairs: " + eval);
-        assertEquals(eval, hh2.manifest().path("counts").path("splits").path("eval").asLong());
+        assertEquals(eval, hh2.manifest().json().path("counts").path("splits").path("eval").asLong());
     }
 
     @Test
@@ -152,7 +152,7 @@ class PrepSharedDataTest {
         spark.read().parquet(dir).createOrReplaceTempView("hh_pairs");
         Row r = spark.sql("SELECT count(*), sum(CASE WHEN size(chosen_ids) = chosen_len THEN 1 ELSE 0 END),"
                 + " max(prompt_len), max(prompt_len + chosen_len), count(DISTINCT source) FROM hh_pairs").first();
-        long kept = hh2.manifest().path("counts").path("kept").asLong();
+        long kept = hh2.manifest().json().path("counts").path("kept").asLong();
         assertEquals(kept, r.getLong(0));
         assertEquals(kept, r.getLong(1));
         assertTrue(r.getInt(2) <= 192);
@@ -160,20 +160,20 @@ class PrepSharedDataTest {
         assertEquals(1, r.getLong(4));
         assertEquals(PairSchema.PAIRS.fieldNames().length, spark.read().parquet(dir).schema().fieldNames().length);
         assertArrayEquals(PairSchema.PAIRS.fieldNames(), spark.read().parquet(dir).schema().fieldNames());
-        assertTrue(hh2.manifest().path("pairs").path("shards").asInt() > 1, "several shards expected at 1 MiB");
+        assertTrue(hh2.manifest().json().path("pairs").path("shards").asInt() > 1, "several shards expected at 1 MiB");
     }
 
     @Test
     void rerunWithSameInputsAndConfigIsANoOp() {
         PrepJob.Result again = PrepJob.run(spark, List.of(hh.toString()), hh2.output(), TestSupport.config(SMALL));
         assertEquals(PrepJob.Status.UP_TO_DATE, again.status());
-        assertEquals(hh2.manifest().path("createdAt"), again.manifest().path("createdAt"));
+        assertEquals(hh2.manifest().json().path("createdAt"), again.manifest().json().path("createdAt"));
     }
 
     // ---------------------------------------------------------------------------------------------
 
     private static void assertReconciles(PrepJob.Result result) {
-        JsonNode c = result.manifest().path("counts");
+        JsonNode c = result.manifest().json().path("counts");
         long read = c.path("read").asLong();
         long kept = c.path("kept").asLong();
         long rejected = c.path("rejected").asLong();
@@ -197,7 +197,7 @@ class PrepSharedDataTest {
         byReasonRows.forEach(r -> fromRejects.put(r.getString(0), r.getLong(1)));
         reasons.forEach((k, v) -> assertEquals(v, fromRejects.getOrDefault(k, 0L), "rejects with reason " + k));
         long perFile = 0;
-        for (JsonNode in : result.manifest().path("inputs")) {
+        for (JsonNode in : result.manifest().json().path("inputs")) {
             perFile += in.path("read").asLong();
         }
         assertEquals(read, perFile);
@@ -237,7 +237,7 @@ class PrepSharedDataTest {
             chosenCut += checkResponse(vocab, PairSchema.ids(row, PairSchema.CHOSEN_IDS), p.chosen, room);
             rejectedCut += checkResponse(vocab, PairSchema.ids(row, PairSchema.REJECTED_IDS), p.rejected, room);
         }
-        JsonNode t = result.manifest().path("counts").path("truncated");
+        JsonNode t = result.manifest().json().path("counts").path("truncated");
         assertEquals(promptCut, t.path("prompt").asLong());
         assertEquals(chosenCut, t.path("chosen").asLong());
         assertEquals(rejectedCut, t.path("rejected").asLong());

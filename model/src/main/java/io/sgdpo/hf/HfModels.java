@@ -330,14 +330,23 @@ public final class HfModels {
      * tokenizer files. A model trained from scratch (no origin) gets no tokenizer files: the caller
      * adds its own. The folder is written under a temporary sibling name and renamed at the end.
      *
-     * @param origin the folder the model came from, or null for a model trained from scratch
-     * @param dtype  {@code "f32"} or {@code "bf16"} (rounded to nearest even)
+     * @param origin     the folder the model came from, or null for a model trained from scratch
+     * @param dtype      {@code "f32"} or {@code "bf16"} (rounded to nearest even)
+     * @param extraFiles further files of the folder by name (e.g. the model's provenance), written
+     *                   before the rename like the rest
      * @throws IllegalArgumentException for a decoder (it has no Hugging Face counterpart), an
      *                                  origin that describes another model, or a bad dtype
      * @throws IOException              if {@code outDir} exists and is not empty, or writing fails
      */
-    public static void export(ComputationGraph graph, HfOrigin origin, FileSystem fs, Path outDir, String dtype)
-            throws IOException {
+    public static void export(ComputationGraph graph, HfOrigin origin, FileSystem fs, Path outDir, String dtype,
+                              Map<String, byte[]> extraFiles) throws IOException {
+        for (String name : extraFiles.keySet()) {
+            if (name.contains("/") || name.equals(WEIGHTS) || name.equals(HfOrigin.CONFIG)
+                    || name.equals(HfOrigin.GENERATION_CONFIG) || (origin != null && origin.file(name) != null)) {
+                throw new IllegalArgumentException("export: extra file '" + name + "' would replace a file of the"
+                        + " Hugging Face folder");
+            }
+        }
         SafeTensors.DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
             case "f32" -> SafeTensors.DType.F32;
             case "bf16" -> SafeTensors.DType.BF16;
@@ -387,6 +396,11 @@ public final class HfModels {
             try (OutputStream out = fs.create(new Path(tmp, WEIGHTS), false)) {
                 SafeTensors.write(out, tensors, type);
             }
+            for (Map.Entry<String, byte[]> f : extraFiles.entrySet()) {
+                try (OutputStream out = fs.create(new Path(tmp, f.getKey()), false)) {
+                    out.write(f.getValue());
+                }
+            }
             if (fs.exists(outDir)) {
                 fs.delete(outDir, false); // empty: checked above; rename would move tmp inside it
             }
@@ -398,6 +412,12 @@ public final class HfModels {
                 fs.delete(tmp, true);
             }
         }
+    }
+
+    /** {@link #export(ComputationGraph, HfOrigin, FileSystem, Path, String, Map)} without extra files. */
+    public static void export(ComputationGraph graph, HfOrigin origin, FileSystem fs, Path outDir, String dtype)
+            throws IOException {
+        export(graph, origin, fs, outDir, dtype, Map.of());
     }
 
     /** The origin's config must describe the graph's model (any sequence length). */

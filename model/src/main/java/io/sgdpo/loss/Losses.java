@@ -1,15 +1,45 @@
 package io.sgdpo.loss;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** Builds a {@link PreferenceLoss} by name, and holds the validation shared by the losses. */
 public final class Losses {
 
+    /**
+     * The {@code loss.*} keys each loss reads besides {@code loss.name}, by name in the order of
+     * {@link #NAMES}: what a report shows of a run's loss settings.
+     */
+    private static final Map<String, List<String>> KEYS = new LinkedHashMap<>();
+
+    static {
+        KEYS.put("sgdpo", List.of("beta", "r1", "r2", "labelSmoothing"));
+        KEYS.put("dpo", List.of("beta"));
+        KEYS.put("cdpo", List.of("beta", "labelSmoothing"));
+        KEYS.put("ipo", List.of("beta"));
+        KEYS.put("simpo", List.of("beta", "gamma"));
+        KEYS.put("hinge", List.of("beta"));
+    }
+
     /** Every loss name {@link #create} accepts. */
-    public static final List<String> NAMES = List.of("sgdpo", "dpo", "cdpo", "ipo", "simpo", "hinge");
+    public static final List<String> NAMES = List.copyOf(KEYS.keySet());
 
     private Losses() {
+    }
+
+    /**
+     * The {@code loss.*} keys loss {@code name} reads besides {@code loss.name}.
+     *
+     * @throws IllegalArgumentException for an unknown loss
+     */
+    public static List<String> keys(String name) {
+        List<String> keys = KEYS.get(name.toLowerCase(Locale.ROOT));
+        if (keys == null) {
+            throw new IllegalArgumentException("loss.name: unknown loss '" + name + "'; expected one of " + NAMES);
+        }
+        return keys;
     }
 
     /** The loss a {@link LossSpec} names, with its hyperparameters validated. */

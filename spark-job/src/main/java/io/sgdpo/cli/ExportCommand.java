@@ -1,7 +1,9 @@
 package io.sgdpo.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.config.ConfigurationException;
+import io.sgdpo.prep.Provenance;
 import io.sgdpo.prep.UserModel;
 import java.io.PrintStream;
 import java.util.List;
@@ -12,7 +14,9 @@ import org.apache.spark.sql.SparkSession;
  * {@code sgdpo export}: writes a checkpoint as a Hugging Face folder that transformers, vLLM and
  * the llama.cpp converters load: {@code model.safetensors} in the architecture's own layout,
  * {@code config.json}, {@code generation_config.json} and the tokenizer files of the model it came
- * from. It runs in this JVM, without Spark.
+ * from, and {@code provenance.json}: the chain of manifests behind the checkpoint (its run, the
+ * data it read, back to prep's raw input files, with their SHA-256 and the commits), see
+ * {@link io.sgdpo.prep.Provenance}. It runs in this JVM, without Spark.
  */
 final class ExportCommand extends JobCommand {
 
@@ -30,6 +34,9 @@ final class ExportCommand extends JobCommand {
         s.println("  --output DIR   the folder to write; it must not exist or be empty. Written under a temporary");
         s.println("                 name and renamed, so it is complete or absent");
         s.println("  --dtype T      f32 (default: the parameters exactly) or bf16 (half the size, rounded to nearest)");
+        s.println();
+        s.println("The folder also holds provenance.json: the manifests of the run that wrote the checkpoint and of");
+        s.println("every stage before it (ref-logps, sft, prep), back to the raw data files' SHA-256 and the commits.");
         s.println();
         s.println("Exit status: 0 ok, 1 failed, 2 usage or config error.");
     }
@@ -67,8 +74,17 @@ final class ExportCommand extends JobCommand {
         String dtype = args.value("--dtype") == null ? "f32" : args.value("--dtype");
         Configuration hadoop = new Configuration();
         UserModel model = UserModel.open(args.value("--model"), hadoop, config);
-        String written = model.export(args.value("--output"), dtype, hadoop);
+        ObjectNode provenance = model.provenance(hadoop);
+        String written = model.export(args.value("--output"), dtype, provenance, hadoop);
         out.println("sgdpo export: wrote " + written + " (" + model.shape().architecture().configName() + ", "
                 + dtype + ")");
+        out.println("  " + Provenance.FILE + ": " + provenance.path("chain").size() + " manifest(s), "
+                + provenance.path("rawInputs").size() + " raw input file(s), commits " + provenance.path("commits"));
+        provenance.path("chain").forEach(link -> {
+            if (!Provenance.OK.equals(link.path("status").asText())) {
+                out.println("  warning: " + link.path("file").asText() + " (" + link.path("role").asText() + "): "
+                        + link.path("status").asText());
+            }
+        });
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
 import io.sgdpo.config.ConfigurationException;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PrepJob;
 import java.io.PrintStream;
 import java.util.HashSet;
@@ -105,8 +106,8 @@ final class PrepCommand extends JobCommand {
     }
 
     private static void report(PrepJob.Result r, PrintStream out) {
-        JsonNode m = r.manifest();
-        JsonNode c = m.path("counts");
+        Manifest m = r.manifest();
+        JsonNode c = m.counts();
         if (r.status() == PrepJob.Status.UP_TO_DATE) {
             out.println("sgdpo prep: " + r.output() + " is up to date (same inputs, config and tokenizer);"
                     + " nothing to do");
@@ -126,7 +127,8 @@ final class PrepCommand extends JobCommand {
         JsonNode t = c.path("truncated");
         out.printf("  truncated pairs %d (prompt %d, chosen %d, rejected %d)%n", t.path("pairs").asLong(),
                 t.path("prompt").asLong(), t.path("chosen").asLong(), t.path("rejected").asLong());
-        out.printf("  vocabulary %d ids (%s %s), %d shard(s)%n", m.path("vocabulary").path("size").asInt(),
-                m.path("tokenizer").path("type").asText(), m.path("tokenizer").path("identity").asText(), m.path("pairs").path("shards").asInt());
+        out.printf("  vocabulary %d ids (%s %s), %d shard(s)%n", m.section("vocabulary").path("size").asInt(),
+                m.section("tokenizer").path("type").asText(), m.section("tokenizer").path("identity").asText(),
+                m.section("pairs").path("shards").asInt());
     }
 }

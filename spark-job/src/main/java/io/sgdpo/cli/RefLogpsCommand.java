@@ -2,6 +2,7 @@ package io.sgdpo.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import java.io.PrintStream;
 import java.util.List;
@@ -54,8 +55,8 @@ final class RefLogpsCommand extends JobCommand {
     }
 
     private static void report(RefLogpsJob.Result r, PrintStream out) {
-        JsonNode m = r.manifest();
-        JsonNode c = m.path("counts");
+        Manifest m = r.manifest();
+        JsonNode c = m.counts();
         if (r.status() == RefLogpsJob.Status.UP_TO_DATE) {
             out.println("sgdpo ref-logps: " + r.output() + " is up to date (same data, checkpoint and batch size);"
                     + " nothing to do");
@@ -65,7 +66,7 @@ final class RefLogpsCommand extends JobCommand {
         out.printf("  %d pairs (input %d), %d response tokens, %d shard(s): %d computed, %d resumed%n",
                 c.path("pairs").asLong(), c.path("inputPairs").asLong(), c.path("responseTokens").asLong(),
                 c.path("shards").asInt(), r.shardsComputed(), r.shardsResumed());
-        out.printf("  checkpoint %s (sha256 %s, maxLength %d)%n", m.path("checkpoint").path("path").asText(),
-                m.path("checkpoint").path("sha256").asText(), m.path("checkpoint").path("maxLength").asInt());
+        out.printf("  checkpoint %s (sha256 %s, maxLength %d)%n", m.model().path(), m.model().sha256(),
+                m.model().details().path("maxLength").asInt());
     }
 }

@@ -10,15 +10,18 @@ import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.eval.EvalJob;
 import io.sgdpo.output.AtomicOutput;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
+import io.sgdpo.pipeline.Outcome;
+import io.sgdpo.pipeline.PipelineStages;
+import io.sgdpo.pipeline.PipelineSteps;
 import io.sgdpo.report.RunReport;
 import io.sgdpo.train.SftJob;
 import io.sgdpo.train.TrainJob;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -54,12 +57,6 @@ public final class DemoJob {
     private DemoJob() {
     }
 
-    /** One evaluated policy: the reference or a trained run. */
-    public record Outcome(String policy, Path evalDir, int evalPairs, double rewardAccuracy, double rewardMargin,
-                          double chosenReward, double rejectedReward, double logpsChosen, double logpsRejected,
-                          Double goldExactMatch, int goldPrompts, Double carryingExactMatch, Double otherExactMatch) {
-    }
-
     /** What the demo produced. */
     public record Result(Path output, List<Outcome> outcomes, Path summary, Path report, List<Path> runs) {
     }
@@ -73,7 +70,7 @@ public final class DemoJob {
         FileSystem fs = out.getFileSystem(spark.sparkContext().hadoopConfiguration());
         boolean generated = data.isEmpty();
         List<String> losses = losses(config);
-        Stages stages = new Stages("demo", progress, 5 + losses.size());
+        PipelineStages stages = new PipelineStages("demo", progress, 5 + losses.size());
         long start = System.nanoTime();
 
         String sftData;
@@ -88,18 +85,19 @@ public final class DemoJob {
                     100 * task.sftNoise(), task.preferencePairs(), task.heldOutPrompts(), files.sft().getParent());
             sftData = path(out, "prep/sft");
             preferenceData = path(out, "prep/preferences");
-            prep(spark, List.of(files.sft().toString()), List.of(), sftData, config, progress);
-            prep(spark, List.of(files.preferences().toString()), List.of(), preferenceData, config, progress);
+            PipelineSteps.prep(spark, List.of(files.sft().toString()), List.of(), sftData, config, progress);
+            PipelineSteps.prep(spark, List.of(files.preferences().toString()), List.of(), preferenceData, config,
+                    progress);
             gold = files.gold().toString();
         } else {
             stages.begin("prep " + String.join(", ", data));
             preferenceData = path(out, "prep");
             sftData = preferenceData;
-            prep(spark, data, List.of(), preferenceData, config, progress);
+            PipelineSteps.prep(spark, data, List.of(), preferenceData, config, progress);
         }
 
         stages.begin("sft: the reference policy");
-        String reference = sft(spark, fs, sftData, path(out, "sft"), config, progress);
+        String reference = PipelineSteps.sftReference(spark, fs, sftData, path(out, "sft"), config, progress);
 
         stages.begin("ref-logps: reference log-probs of the preference pairs");
         String refData = path(out, "ref");
@@ -119,12 +117,12 @@ public final class DemoJob {
 
         stages.begin("eval: reference and trained policies" + (gold == null ? "" : " (with gold answers)"));
         List<Outcome> outcomes = new ArrayList<>();
-        outcomes.add(evaluate(spark, "reference (SFT)", refData, reference, path(out, "eval/reference"), gold,
+        outcomes.add(PipelineSteps.evaluate(spark, "reference (SFT)", refData, reference, path(out, "eval/reference"), gold,
                 config, progress));
         for (int i = 0; i < losses.size(); i++) {
             Path run = runs.get(i);
             String checkpoint = new Checkpoints(fs, new Path(run, "checkpoints")).latest().orElseThrow().toString();
-            outcomes.add(evaluate(spark, losses.get(i), refData, checkpoint, new Path(run, "eval").toString(), gold,
+            outcomes.add(PipelineSteps.evaluate(spark, losses.get(i), refData, checkpoint, new Path(run, "eval").toString(), gold,
                     config.withValue("loss.name", ConfigValueFactory.fromAnyRef(losses.get(i))), progress));
         }
 
@@ -147,89 +145,7 @@ public final class DemoJob {
      * {@code -Ddemo.losses=sgdpo,dpo,ipo}. Fails before any work when one is unknown or misconfigured.
      */
     static List<String> losses(Config config) {
-        return losses(config, "demo.losses");
-    }
-
-    /**
-     * The distinct losses listed at {@code key} (a list, or a comma-separated string from a -D
-     * override), each checked against the loss.* settings of {@code config}.
-     *
-     * @throws ConfigurationException naming the key when one is unknown, repeated or misconfigured
-     */
-    public static List<String> losses(Config config, String key) {
-        List<String> losses = SgdpoConfig.items(config, key);
-        if (losses.isEmpty() || losses.size() != new HashSet<>(losses).size()) {
-            throw new ConfigurationException(key + " must list distinct losses, got " + losses);
-        }
-        for (String loss : losses) {
-            try {
-                LossSpec.fromConfig(config.withValue("loss.name", ConfigValueFactory.fromAnyRef(loss))
-                        .getConfig("loss"));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigurationException(key + ": " + e.getMessage());
-            }
-        }
-        return losses;
-    }
-
-    /** Preps {@code inputs} (and {@code evalInputs}, whole into the eval split) and prints the counts. */
-    public static PrepJob.Result prep(SparkSession spark, List<String> inputs, List<String> evalInputs, String output,
-                            Config config, PrintStream progress) {
-        PrepJob.Result r = PrepJob.run(spark, inputs, evalInputs, output, config);
-        JsonNode c = r.manifest().path("counts");
-        progress.printf("prep: %s %s: read %d = kept %d + rejected %d (train %d, eval %d)%n",
-                r.status() == PrepJob.Status.UP_TO_DATE ? "up to date:" : "wrote", r.output(), c.path("read").asLong(),
-                c.path("kept").asLong(), c.path("rejected").asLong(), c.path("splits").path("train").asLong(),
-                c.path("splits").path("eval").asLong());
-        return r;
-    }
-
-    /** The reference checkpoint: a finished SFT run's (its manifest is written last), else train or resume. */
-    public static String sft(SparkSession spark, FileSystem fs, String data, String runDir, Config config,
-                              PrintStream progress) throws IOException {
-        Path manifest = new Path(runDir, "_manifest.json");
-        if (fs.exists(manifest)) {
-            try (InputStream in = fs.open(manifest)) {
-                String checkpoint = JSON.readTree(in).path("checkpoint").asText();
-                progress.println("sft: up to date: " + runDir + " (reference " + checkpoint + ")");
-                return checkpoint;
-            }
-        }
-        boolean resume = new Checkpoints(fs, new Path(runDir, "checkpoints")).latest().isPresent();
-        return SftJob.run(spark, data, null, runDir, config, resume, progress).checkpoint().toString();
-    }
-
-    /**
-     * Evaluates a checkpoint with {@link EvalJob} (gold answers of the generated task when {@code gold}
-     * is not null, scored apart on carrying prompts).
-     */
-    public static Outcome evaluate(SparkSession spark, String policy, String data, String checkpoint, String outDir,
-                                    String gold, Config config, PrintStream progress) throws IOException {
-        EvalJob.Result r = EvalJob.run(spark, data, checkpoint, outDir, gold, config, progress);
-        var m = r.metrics();
-        Double carrying = null;
-        Double other = null;
-        if (r.gold() != null) {
-            // exact match apart on the prompts whose answer carries, where the SFT mix was noisy
-            int[] correct = new int[2];
-            int[] total = new int[2];
-            FileSystem fs = r.output().getFileSystem(spark.sparkContext().hadoopConfiguration());
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(
-                    fs.open(new Path(r.output(), EvalJob.GOLD)), StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    JsonNode g = JSON.readTree(line);
-                    int group = ArithmeticTask.carries(g.path("prompt").asText()) ? 0 : 1;
-                    total[group]++;
-                    correct[group] += g.path("correct").asBoolean() ? 1 : 0;
-                }
-            }
-            carrying = total[0] == 0 ? null : (double) correct[0] / total[0];
-            other = total[1] == 0 ? null : (double) correct[1] / total[1];
-        }
-        return new Outcome(policy, r.output(), r.pairs(), m.get("eval_rewards/accuracies"),
-                m.get("eval_rewards/margins"), m.get("eval_rewards/chosen"), m.get("eval_rewards/rejected"),
-                m.get("eval_logps/chosen"), m.get("eval_logps/rejected"), r.gold() == null ? null : r.gold().exactMatch(), r.gold() == null ? 0 : r.gold().prompts(),
-                carrying, other);
+        return PipelineSteps.losses(config, "demo.losses");
     }
 
     /** The side-by-side table (Markdown, readable as plain text too). */
@@ -284,41 +200,5 @@ public final class DemoJob {
 
     private static String path(Path out, String child) {
         return new Path(out, child).toString();
-    }
-
-    /** Numbered stage headers with the time each stage took. */
-    public static final class Stages {
-        private final String command;
-        private final PrintStream progress;
-        private final int total;
-        private int current;
-        private long started;
-        private String name;
-
-        /** @param command the name in each header, e.g. "demo" */
-        public Stages(String command, PrintStream progress, int total) {
-            this.command = command;
-            this.progress = progress;
-            this.total = total;
-        }
-
-        /** Ends the current stage, if any, and starts the next. */
-        public void begin(String next) {
-            end();
-            current++;
-            name = next;
-            started = System.nanoTime();
-            progress.printf("%n== %s [%d/%d] %s%n", command, current, total, next);
-        }
-
-        /** Ends the current stage, printing its time. */
-        public void end() {
-            if (name != null) {
-                String finished = name;
-                name = null;
-                progress.printf("== %s [%d/%d] %s: done in %.0f s%n", command, current, total, finished,
-                        (System.nanoTime() - started) / 1e9);
-            }
-        }
     }
 }

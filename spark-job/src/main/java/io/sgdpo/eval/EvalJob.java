@@ -15,6 +15,7 @@ import io.sgdpo.nn.Generator;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.output.AtomicOutput;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenCodec;
@@ -43,6 +44,7 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * greedy responses (the gold metric).
  *
  * <p>Output folder: {@code eval.json} (checkpoint, data, pair count, metrics, gold score),
+ * {@code _manifest.json} (the data, model and gold file with their checksums, see {@link Manifest}),
  * {@code generations.jsonl}, and {@code gold.jsonl} (each gold prompt, its answer, the greedy
  * response, whether it matched). The folder is written aside and renamed into place, replacing a
  * previous evaluation, so a crash never leaves a partial one.
@@ -55,6 +57,9 @@ public final class EvalJob {
     public static final String GENERATIONS = "generations.jsonl";
     /** Per-prompt gold results. */
     public static final String GOLD = "gold.jsonl";
+
+    /** The manifest's role of the gold answers file. */
+    public static final String GOLD_ROLE = "gold";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -168,6 +173,17 @@ public final class EvalJob {
             }
             AtomicOutput.writeString(fs, new Path(output.tmp(), RESULT),
                     JSON.writerWithDefaultPrettyPrinter().writeValueAsString(result));
+            Manifest.Builder manifest = Manifest.builder("eval")
+                    .input(Manifest.Input.ofOutput(new Path(dataDir).getFileSystem(hadoop), new Path(dataDir)))
+                    .model(Manifest.Model.of(model))
+                    .config(config, List.of("loss", "eval"))
+                    .count("pairs", pairs.size());
+            if (score != null) {
+                Path goldPath = new Path(goldFile);
+                manifest.input(Manifest.Input.ofFile(GOLD_ROLE, goldPath.getFileSystem(hadoop), goldPath))
+                        .count("goldPrompts", score.prompts()).count("goldCorrect", score.correct());
+            }
+            AtomicOutput.writeString(fs, new Path(output.tmp(), Manifest.FILE), manifest.build().render());
             output.commit();
             return new Result(out, pairs.size(), metrics, score);
         } finally {

@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.output.AtomicOutput;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.train.MetricsFiles;
 import io.sgdpo.train.MetricsLog;
+import io.sgdpo.train.RunManifests;
 import io.sgdpo.train.SftJob;
 import io.sgdpo.train.TrainJob;
 import java.awt.BasicStroke;
@@ -55,28 +58,16 @@ public final class RunReport {
     private static final String EVAL = BatchMetrics.EVAL_PREFIX;
     private static final String NONE = "–";
 
-    /**
-     * The loss keys that change what each loss computes (see the loss block of reference.conf):
-     * the table shows these, not every key of the block.
-     */
-    private static final Map<String, List<String>> LOSS_KEYS = Map.of(
-            "sgdpo", List.of("beta", "r1", "r2", "labelSmoothing"),
-            "dpo", List.of("beta"),
-            "cdpo", List.of("beta", "labelSmoothing"),
-            "ipo", List.of("beta"),
-            "simpo", List.of("beta", "gamma"),
-            "hinge", List.of("beta"));
-
     private static final List<String> TRAIN_KEYS = List.of("learningRate", "batchSize", "optimizer");
 
     private RunReport() {
     }
 
     /** One run folder as read: its manifest, metric rows and, when present, its eval.json. */
-    record Run(Path dir, String label, JsonNode manifest, List<Map<String, Object>> rows, Optional<JsonNode> eval) {
+    record Run(Path dir, String label, Manifest manifest, List<Map<String, Object>> rows, Optional<JsonNode> eval) {
 
         String loss() {
-            return manifest.path("config").path("loss").path("name").asText();
+            return manifest.config().path("loss").path("name").asText();
         }
 
         /** The first row with eval metrics: the reference model before any update (step 0). */
@@ -154,13 +145,9 @@ public final class RunReport {
         if (rows.isEmpty()) {
             throw new IOException("no metrics: " + metrics + " has no rows");
         }
-        Path manifestFile = new Path(dir, "_manifest.json");
-        if (!fs.isFile(manifestFile)) {
-            throw new FileNotFoundException("no manifest: " + manifestFile + " does not exist");
-        }
-        JsonNode manifest = readJson(fs, manifestFile);
-        if (!manifest.path("config").path("loss").path("name").isTextual()) {
-            throw new IOException(manifestFile + " has no config.loss.name: not a sgdpo train manifest");
+        Manifest manifest = RunManifests.read(fs, dir);
+        if (!manifest.config().path("loss").path("name").isTextual()) {
+            throw new IOException(new Path(dir, Manifest.FILE) + " has no config.loss.name: not a sgdpo train manifest");
         }
         Path evalFile = new Path(dir, EVAL_JSON);
         Optional<JsonNode> eval = fs.isFile(evalFile) ? Optional.of(readJson(fs, evalFile)) : Optional.empty();
@@ -242,8 +229,10 @@ public final class RunReport {
         row(md, "run", "folder", "run id", "data", "initial policy");
         rule(md, 5);
         for (Run r : runs) {
-            row(md, r.label(), r.dir().toString(), r.manifest().path("run_id").asText(),
-                    r.manifest().path("data").asText(), r.manifest().path("init").asText());
+            Manifest m = r.manifest();
+            List<Manifest.Input> data = m.inputs(Manifest.Input.ROLE_DATA);
+            row(md, r.label(), r.dir().toString(), m.section("runId").asText(),
+                    data.isEmpty() ? NONE : data.get(0).path(), m.model() == null ? NONE : m.model().path());
         }
 
         md.append("\n## Final evaluation\n\n");
@@ -257,7 +246,7 @@ public final class RunReport {
         for (Run r : runs) {
             Optional<Map<String, Object>> last = r.lastEval();
             Optional<Map<String, Object>> first = r.firstEval();
-            long total = r.manifest().path("total_steps").asLong(r.lastStep());
+            long total = r.manifest().section("totalSteps").asLong(r.lastStep());
             row(md, r.label(), r.loss(), hyperParameters(r.manifest()),
                     r.lastStep() == total ? Long.toString(total) : r.lastStep() + " of " + total,
                     last.map(m -> m.get("step").toString()).orElse(NONE),
@@ -306,11 +295,12 @@ public final class RunReport {
     }
 
     /** The loss's own keys and the main training keys from the manifest's config, e.g. "beta 0.1, lr 5e-4". */
-    private static String hyperParameters(JsonNode manifest) {
-        JsonNode loss = manifest.path("config").path("loss");
-        JsonNode train = manifest.path("config").path("train");
+    private static String hyperParameters(Manifest manifest) {
+        JsonNode loss = manifest.config().path("loss");
+        JsonNode train = manifest.config().path("train");
         List<String> parts = new ArrayList<>();
-        for (String k : LOSS_KEYS.getOrDefault(loss.path("name").asText(), List.of("beta"))) {
+        String name = loss.path("name").asText();
+        for (String k : Losses.NAMES.contains(name) ? Losses.keys(name) : List.of("beta")) {
             if (loss.has(k)) {
                 parts.add(k + " " + loss.get(k).asText());
             }

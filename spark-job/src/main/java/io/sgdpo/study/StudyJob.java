@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.demo.ArithmeticTask;
-import io.sgdpo.demo.DemoJob;
-import io.sgdpo.demo.DemoJob.Outcome;
+import io.sgdpo.pipeline.Outcome;
+import io.sgdpo.pipeline.PipelineStages;
+import io.sgdpo.pipeline.PipelineSteps;
+import io.sgdpo.prep.CodeVersion;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.report.Machine;
 import io.sgdpo.prep.ref.RefLogpsJob;
@@ -73,14 +75,14 @@ public final class StudyJob {
     public static StudyReport.Study run(SparkSession spark, String work, String output, StudySettings settings,
                                         Config config, String commandLine, PrintStream progress) throws IOException {
         long start = System.nanoTime();
-        String codeVersion = StudyReport.codeVersion();
+        String codeVersion = CodeVersion.current().commit();
         int runs = settings.datasets().size() * settings.losses().size() * settings.seeds().size()
                 + (settings.sweep().enabled() ? settings.sweep().r1().size() * settings.sweep().r2().size()
                 * settings.sweep().seeds().size() : 0);
         progress.printf("study: %d data sets, losses %s, seeds %s: %d training runs%s%n", settings.datasets().size(),
                 settings.losses(), settings.seeds(), runs,
                 settings.sweep().enabled() ? " (with the pilot-ratio sweep on " + settings.sweep().dataset() + ")" : "");
-        DemoJob.Stages stages = new DemoJob.Stages("study", progress, 4 * settings.datasets().size() + 1);
+        PipelineStages stages = new PipelineStages("study", progress, 4 * settings.datasets().size() + 1);
         RunClock clock = new RunClock(runs, progress);
         List<DatasetResult> results = new ArrayList<>();
         for (StudySettings.Dataset d : settings.datasets()) {
@@ -96,7 +98,7 @@ public final class StudyJob {
     }
 
     private static DatasetResult dataset(SparkSession spark, Path dir, StudySettings.Dataset d, StudySettings settings,
-                                         DemoJob.Stages stages, RunClock clock, PrintStream progress)
+                                         PipelineStages stages, RunClock clock, PrintStream progress)
             throws IOException {
         FileSystem fs = dir.getFileSystem(spark.sparkContext().hadoopConfiguration());
         Config config = d.config();
@@ -111,8 +113,8 @@ public final class StudyJob {
             ArithmeticTask.Files files = ArithmeticTask.write(fs, new Path(dir, "data"), task);
             sftData = new Path(dir, "prep/sft").toString();
             preferenceData = new Path(dir, "prep/preferences").toString();
-            DemoJob.prep(spark, List.of(files.sft().toString()), List.of(), sftData, config, progress);
-            preferences = DemoJob.prep(spark, List.of(files.preferences().toString()), List.of(), preferenceData,
+            PipelineSteps.prep(spark, List.of(files.sft().toString()), List.of(), sftData, config, progress);
+            preferences = PipelineSteps.prep(spark, List.of(files.preferences().toString()), List.of(), preferenceData,
                     config, progress);
             gold = files.gold().toString();
             description = String.format(Locale.ROOT, "the demo's generated task (prompts `n+1=`; %d SFT examples of"
@@ -122,20 +124,20 @@ public final class StudyJob {
         } else {
             preferenceData = new Path(dir, "prep").toString();
             sftData = preferenceData;
-            preferences = DemoJob.prep(spark, d.train(), d.eval(), preferenceData, config, progress);
+            preferences = PipelineSteps.prep(spark, d.train(), d.eval(), preferenceData, config, progress);
             description = "train " + String.join(", ", d.train())
                     + (d.eval().isEmpty() ? String.format(Locale.ROOT, " (eval split: prep.evalFraction %s)",
                     config.getValue("prep.evalFraction").unwrapped()) : "; eval " + String.join(", ", d.eval()));
         }
-        JsonNode splits = preferences.manifest().path("counts").path("splits");
+        JsonNode splits = preferences.manifest().counts().path("splits");
 
         stages.begin(d.name() + ": sft reference");
-        String reference = DemoJob.sft(spark, fs, sftData, new Path(dir, "sft").toString(), config, progress);
+        String reference = PipelineSteps.sftReference(spark, fs, sftData, new Path(dir, "sft").toString(), config, progress);
 
         stages.begin(d.name() + ": ref-logps and the reference's evaluation");
         String refData = new Path(dir, "ref").toString();
         RefLogpsJob.run(spark, preferenceData, reference, refData, config);
-        Outcome referenceOutcome = DemoJob.evaluate(spark, "reference (SFT)", refData, reference,
+        Outcome referenceOutcome = PipelineSteps.evaluate(spark, "reference (SFT)", refData, reference,
                 new Path(dir, "eval/reference").toString(), gold, d.scoringConfig(), progress);
 
         stages.begin(d.name() + ": training runs");
@@ -176,7 +178,7 @@ public final class StudyJob {
         boolean resume = new Checkpoints(fs, new Path(run, "checkpoints")).latest().isPresent();
         TrainJob.run(spark, refData, reference, run.toString(), runConfig, resume, progress);
         String checkpoint = new Checkpoints(fs, new Path(run, "checkpoints")).latest().orElseThrow().toString();
-        Outcome outcome = DemoJob.evaluate(spark, loss, refData, checkpoint, new Path(run, "eval").toString(), gold,
+        Outcome outcome = PipelineSteps.evaluate(spark, loss, refData, checkpoint, new Path(run, "eval").toString(), gold,
                 d.scoringConfig(), progress);
         List<Point> trajectory = new ArrayList<>();
         for (Map<String, Object> row : MetricsLog.open(fs, new Path(run, "metrics/" + TrainJob.METRICS)).rows()) {

@@ -8,7 +8,7 @@ import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.demo.DemoJob;
+import io.sgdpo.pipeline.PipelineSteps;
 import io.sgdpo.demo.ArithmeticTask;
 import io.sgdpo.eval.EvalJob;
 import io.sgdpo.loss.LossSpec;
@@ -104,7 +104,7 @@ public record StudySettings(List<String> losses, List<Long> seeds, Map<String, C
 
     private static StudySettings read(Config config) {
         Config reference = SgdpoConfig.reference();
-        List<String> losses = DemoJob.losses(config, "study.losses");
+        List<String> losses = PipelineSteps.losses(config, "study.losses");
         List<Long> seeds = seeds(config, "study.seeds");
 
         Map<String, Config> lossSettings = new LinkedHashMap<>();

@@ -92,10 +92,10 @@ public final class Evaluation {
             throws IOException {
         Path data = new Path(dataDir);
         var manifest = Manifest.readIfComplete(data.getFileSystem(hadoop), data);
-        if (manifest == null || !"ref-logps".equals(manifest.path("stage").asText())) {
+        if (manifest == null || !"ref-logps".equals(manifest.stage()) || manifest.model() == null) {
             return false;
         }
-        String scoredBy = manifest.path("checkpoint").path("sha256").asText("");
-        return !scoredBy.isEmpty() && scoredBy.equals(modelIdentity);
+        String scoredBy = manifest.model().sha256();
+        return scoredBy != null && scoredBy.equals(modelIdentity);
     }
 }

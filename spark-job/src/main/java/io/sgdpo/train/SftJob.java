@@ -3,12 +3,10 @@ package io.sgdpo.train;
 import static io.sgdpo.config.ConfigurationException.require;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.hf.HfOrigin;
 import io.sgdpo.nn.LanguageModels;
 import io.sgdpo.nn.ModelShape;
@@ -52,6 +50,8 @@ public final class SftJob {
 
     /** The metrics file under RUN/metrics/. */
     public static final String METRICS = "sft.jsonl";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private SftJob() {
     }
@@ -109,8 +109,8 @@ public final class SftJob {
                     state.step());
         } else {
             Optimization optimization = new Optimization(new Adam(s.learningRate), 0, 0);
-            if (init != null) {
-                UserModel start = UserModel.open(init, sc.hadoopConfiguration(), config);
+            UserModel start = init == null ? null : UserModel.open(init, sc.hadoopConfiguration(), config);
+            if (start != null) {
                 start.requireTokenizer(vocab, dataDir);
                 graph = LanguageModels.withLoss(start.graph(), new SftLoss(), optimization,
                         config.getDouble("model.dropout"));
@@ -122,8 +122,8 @@ public final class SftJob {
             }
             state = TrainingState.initial(s.seed).with("runId", "sft-" + UUID.randomUUID().toString().substring(0, 8))
                     .with(TokenizerMatch.STATE_KEY, vocab.identity());
-            if (init != null) {
-                state = state.with("init", init);
+            if (start != null) {
+                state = RunManifests.withInit(state, init, start);
             }
         }
         ModelShape model = LanguageModels.describe(graph.getConfiguration());
@@ -169,7 +169,13 @@ public final class SftJob {
             }
         }
         Path last = checkpoints.latest().orElseThrow();
-        writeManifest(fs, run, dataDir, config, last, Checkpoints.identity(fs, last), runId, model);
+        RunManifests.builder("sft", fs, dataDir, state, config, List.of("model", "sft", "train"))
+                .section("checkpoint", JSON.createObjectNode().put("path", last.toString())
+                        .put("sha256", Checkpoints.identity(fs, last)))
+                .section("shape", model.toString())
+                .count("trainPairs", trainPairs).count("evalPairs", evalPairs.size())
+                .count("epochs", state.epoch()).count("steps", state.step())
+                .build().write(fs, run);
         return new Result(last, metrics.rows());
     }
 
@@ -213,20 +219,5 @@ public final class SftJob {
         progress.printf("sft: epoch %s step %s  train_loss %.4f  eval_loss %.4f  eval_perplexity %.2f%s%n",
                 r.get("epoch"), r.get("step"), (Double) r.get("train_loss"), (Double) r.get("eval_loss"),
                 (Double) r.get("eval_perplexity"), tps == null ? "" : String.format("  %.0f tokens/s", (Double) tps));
-    }
-
-    private static void writeManifest(FileSystem fs, Path run, String dataDir, Config config, Path checkpoint,
-                                      String identity, String runId, ModelShape model) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode m = json.createObjectNode();
-        m.put("stage", "sft");
-        m.put("run_id", runId);
-        m.put("data", dataDir);
-        m.put("checkpoint", checkpoint.toString());
-        m.put("checkpoint_sha256", identity);
-        m.put("model", model.toString());
-        m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "sft", "train"))));
-        AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
-                .writeValueAsString(m));
     }
 }

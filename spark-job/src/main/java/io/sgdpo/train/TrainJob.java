@@ -1,14 +1,12 @@
 package io.sgdpo.train;
 
 import static io.sgdpo.config.ConfigurationException.require;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.ConfigurationException;
-import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
@@ -159,9 +157,9 @@ public final class TrainJob {
                     s.dropout());
             origin = reference.origin();
             initIdentity = reference.identity();
-            state = TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
-                    + UUID.randomUUID().toString().substring(0, 8)).with("init", init)
-                    .with(TokenizerMatch.STATE_KEY, vocab.identity());
+            state = RunManifests.withInit(TrainingState.initial(s.seed()).with("runId", s.loss().getName() + "-"
+                    + UUID.randomUUID().toString().substring(0, 8))
+                    .with(TokenizerMatch.STATE_KEY, vocab.identity()), init, reference);
         }
         int length = LanguageModels.describe(policy.getConfiguration()).maxLength();
 
@@ -180,7 +178,10 @@ public final class TrainJob {
         PairedBatch layout = new PairedBatch(length, vocab.padId());
         int partitions = sc.defaultParallelism();
         String runId = state.extra().get("runId");
-        writeManifest(fs, run, dataDir, config, state, runId, totalSteps);
+        RunManifests.builder("train", fs, dataDir, state, config, List.of("model", "loss", "train"))
+                .section("totalSteps", totalSteps)
+                .count("trainPairs", trainPairs).count("evalPairs", evalPairs.size())
+                .build().write(fs, run);
 
         // Until the first update the policy is the reference checkpoint; when that checkpoint scored
         // the data, step-0 rewards are taken against the same forward pass (exactly 0, see Evaluation).
@@ -331,19 +332,5 @@ public final class TrainJob {
             throw new NonFiniteException("non-finite " + what + " (" + value + ") at step " + step
                     + "; the last good checkpoint stays latest; pairs of the minibatches: " + ids);
         }
-    }
-
-    private static void writeManifest(FileSystem fs, Path run, String dataDir, Config config, TrainingState state,
-                                      String runId, long totalSteps) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode m = json.createObjectNode();
-        m.put("stage", "train");
-        m.put("run_id", runId);
-        m.put("data", dataDir);
-        m.put("init", state.extra().get("init"));
-        m.put("total_steps", totalSteps);
-        m.set("config", json.readTree(SgdpoConfig.renderJson(config, List.of("model", "loss", "train"))));
-        AtomicOutput.replaceString(fs, new Path(run, "_manifest.json"), json.writerWithDefaultPrettyPrinter()
-                .writeValueAsString(m));
     }
 }

@@ -12,7 +12,8 @@ import io.sgdpo.BuildOutput;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.demo.ArithmeticTask;
-import io.sgdpo.demo.DemoJob;
+import io.sgdpo.pipeline.Outcome;
+import io.sgdpo.pipeline.PipelineSteps;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.train.TrainJob;
@@ -203,7 +204,7 @@ class ClusterIT {
             runs.add(run(spark, task, ref, "cluster, " + master, "2 executors, " + how(s.output()), dir,
                     s.seconds()));
         }
-        DemoJob.Outcome reference = DemoJob.evaluate(spark, "reference (SFT)", ref, ckpt, uri(work, "eval-reference"),
+        Outcome reference = PipelineSteps.evaluate(spark, "reference (SFT)", ref, ckpt, uri(work, "eval-reference"),
                 task.gold, task.config, System.out);
 
         LearningRecord.Run baseline = runs.get(0);
@@ -248,7 +249,7 @@ class ClusterIT {
     private static LearningRecord.Run run(SparkSession spark, Arithmetic task, String ref, String name, String how,
                                           File dir, double seconds) throws IOException {
         String last = latestCheckpoint(new File(dir, "checkpoints"));
-        DemoJob.Outcome o = DemoJob.evaluate(spark, name, ref, last, "file://" + new File(dir, "eval").getAbsolutePath(),
+        Outcome o = PipelineSteps.evaluate(spark, name, ref, last, "file://" + new File(dir, "eval").getAbsolutePath(),
                 task.gold, task.config, System.out);
         return new LearningRecord.Run(name, how, dir, seconds, LearningRecord.Run.evalRows(dir), o);
     }
@@ -322,7 +323,7 @@ class ClusterIT {
                     settings.seed());
         }
 
-        List<String> settings(DemoJob.Outcome reference) {
+        List<String> settings(Outcome reference) {
             Config t = config.getConfig("train");
             return List.of(
                     "Task: the demo's generated arithmetic task (`n+1=`, half of the prompts carry; the SFT mix drops "

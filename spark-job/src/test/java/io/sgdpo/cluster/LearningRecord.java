@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sgdpo.demo.DemoJob;
 import io.sgdpo.report.Machine;
+import io.sgdpo.pipeline.Outcome;
 import io.sgdpo.train.MetricsFiles;
 import java.io.File;
 import java.io.IOException;
@@ -33,7 +33,7 @@ final class LearningRecord {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One training run: its metrics rows (those with eval figures) and its evaluation with gold answers. */
-    record Run(String name, String how, File dir, double seconds, List<JsonNode> evalRows, DemoJob.Outcome outcome) {
+    record Run(String name, String how, File dir, double seconds, List<JsonNode> evalRows, Outcome outcome) {
 
         double finalAccuracy() {
             return evalRows.get(evalRows.size() - 1).get("eval_rewards/accuracies").asDouble();
@@ -62,7 +62,7 @@ final class LearningRecord {
      * @param checks    the assertions, as sentences, each with its figures
      */
     static void write(File dir, String command, String commit, Boolean dirty, List<String> settings,
-                      DemoJob.Outcome reference, List<Run> runs, List<String> checks, double seconds)
+                      Outcome reference, List<Run> runs, List<String> checks, double seconds)
             throws IOException {
         Files.createDirectories(dir.toPath());
         ObjectNode machine = Machine.describe();
@@ -97,7 +97,7 @@ final class LearningRecord {
                     p.put(k, e.get(k).asDouble());
                 }
             }
-            DemoJob.Outcome o = r.outcome();
+            Outcome o = r.outcome();
             n.put("goldExactMatch", o.goldExactMatch());
             n.put("goldPrompts", o.goldPrompts());
             n.put("carryingExactMatch", o.carryingExactMatch());
@@ -133,7 +133,7 @@ final class LearningRecord {
             md.append("| ").append(r.name()).append(" | ").append(r.how()).append(" |");
             steps.forEach(s -> md.append(byStep.containsKey(s) ? String.format(Locale.ROOT, " %.3f |", byStep.get(s))
                     : " - |"));
-            DemoJob.Outcome o = r.outcome();
+            Outcome o = r.outcome();
             md.append(String.format(Locale.ROOT, " %.3f | %.3f | %.3f | %.3f | %.0f |%n", o.rewardMargin(),
                     o.goldExactMatch(), o.carryingExactMatch(), o.otherExactMatch(), r.seconds()));
         }

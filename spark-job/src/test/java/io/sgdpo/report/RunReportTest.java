@@ -196,9 +196,8 @@ class RunReportTest {
                 RunReport.labelled(List.of(a, b, c)).stream().map(RunReport.Run::label).toList());
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode manifest(String loss) {
-        return JSON.createObjectNode().set("config", JSON.createObjectNode().set("loss",
-                JSON.createObjectNode().put("name", loss)));
+    private static io.sgdpo.prep.Manifest manifest(String loss) {
+        return io.sgdpo.prep.Manifest.builder("train").config("{\"loss\": {\"name\": \"" + loss + "\"}}").build();
     }
 
     @Test

@@ -8,11 +8,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import io.sgdpo.config.SgdpoConfig;
-import io.sgdpo.demo.DemoJob.Outcome;
+import io.sgdpo.pipeline.Outcome;
 import io.sgdpo.study.StudyJob.DatasetResult;
 import io.sgdpo.study.StudyJob.Point;
 import io.sgdpo.study.StudyJob.RunResult;
-import io.sgdpo.study.StudyReport.MeanStd;
+import io.sgdpo.study.StudyStatistics.MeanStd;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -68,7 +68,7 @@ class StudyReportTest {
                 runs.add(run(l == 0 ? "sgdpo" : "dpo", s, outcome(acc[l][s], 1, chosen[l][s], -13, 0.6)));
             }
         }
-        Map<String, Map<String, MeanStd>> summary = StudyReport.summary(runs, reference, List.of("sgdpo", "dpo"));
+        Map<String, Map<String, MeanStd>> summary = StudyStatistics.summary(runs, reference, List.of("sgdpo", "dpo"));
         for (int l = 0; l < 2; l++) {
             Map<String, MeanStd> m = summary.get(l == 0 ? "sgdpo" : "dpo");
             assertEquals((acc[l][0] + acc[l][1] + acc[l][2]) / 3, m.get("reward_accuracy").mean(), 1e-12);
@@ -80,7 +80,7 @@ class StudyReportTest {
         // without gold answers there is no gold column
         Outcome noGold = outcome(0, 0, -10, -12, null);
         List<RunResult> plain = List.of(run("dpo", 1, outcome(0.7, 1, -11, -14, null)));
-        assertTrue(!StudyReport.summary(plain, noGold, List.of("dpo")).get("dpo").containsKey("gold_exact_match"));
+        assertTrue(!StudyStatistics.summary(plain, noGold, List.of("dpo")).get("dpo").containsKey("gold_exact_match"));
     }
 
     @Test
@@ -92,7 +92,7 @@ class StudyReportTest {
         summary.put("sgdpo", Map.of("reward_accuracy", new MeanStd(0.70, 0.02, 3), "reward_margin",
                 new MeanStd(2.0, 0.1, 3), "delta_logp_chosen", new MeanStd(0.5, 0.1, 3), "delta_logp_rejected",
                 new MeanStd(-4, 0.1, 3)));
-        List<String> f = StudyReport.findings(summary, false);
+        List<String> f = StudyFindings.findings(summary, false);
         String accuracy = f.stream().filter(s -> s.contains("eval reward accuracy")).findFirst().orElseThrow();
         assertTrue(accuracy.contains("highest dpo") && accuracy.contains("SGDPO does not win: rank 2 of 2")
                 && accuracy.contains("gap 0.100") && accuracy.contains("more than twice"), accuracy);
@@ -108,7 +108,7 @@ class StudyReportTest {
                 List.of(new Point(0, -10, -20), new Point(25, -11, -22)), false);
         RunResult b = new RunResult("dpo", 2, null, null, new Path("/b"), outcome(0, 0, 0, 0, null),
                 List.of(new Point(0, -10, -20), new Point(25, -9, -24), new Point(50, -8, -25)), false);
-        TreeMap<Long, double[]> mean = StudyReport.meanTrajectory(List.of(a, b));
+        TreeMap<Long, double[]> mean = StudyStatistics.meanTrajectory(List.of(a, b));
         assertEquals(List.of(0L, 25L, 50L), List.copyOf(mean.keySet()));
         assertEquals(0.0, mean.get(0L)[0]);
         assertEquals(0.0, mean.get(25L)[0], 1e-12);

@@ -16,6 +16,7 @@ import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.SequenceLogProbs;
 import io.sgdpo.nn.SftLoss;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.ref.RefLogpsJob;
@@ -132,8 +133,9 @@ public final class RefLogpsBenchmark {
             s0.stop();
         }
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        JsonNode prepManifest = om.readTree(prep.resolve(PairSchema.MANIFEST_FILE).toFile());
-        int vocab = prepManifest.path("vocabulary").path("size").asInt();
+        Path manifestFile = prep.resolve(Manifest.FILE);
+        Manifest prepManifest = Manifest.parse(Files.readString(manifestFile), manifestFile.toString());
+        int vocab = prepManifest.section("vocabulary").path("size").asInt();
         DecoderConfig model = DecoderConfig.fromConfig(config.getConfig("model"), vocab);
         if (config.getInt("prep.maxTotalLength") > model.maxLength() + 1) {
             out.println("bench-ref-logps: prep.maxTotalLength exceeds model.maxLength + 1 in the default config");
@@ -165,7 +167,7 @@ public final class RefLogpsBenchmark {
         Matmul head = matmul(2 * batchSize * model.maxLength(), model.dModel(), vocab, 10);
         out.printf("bench-ref-logps: %d pairs, %d tokens (%d padded positions), %d shards; ND4J mmul %.1f GFLOP/s"
                         + " (1024^3), %.1f GFLOP/s (output-layer shape)%n", pairs.size(), tokens, padded,
-                prepManifest.path("pairs").path("shards").asInt(), square.flops / 1e9, head.flops / 1e9);
+                prepManifest.section("pairs").path("shards").asInt(), square.flops / 1e9, head.flops / 1e9);
 
         Variant loop = new Variant("in-process loop, no Spark", null);
         List<Variant> variants = List.of(new Variant("spark local[1]", "local[1]"),
@@ -198,7 +200,7 @@ public final class RefLogpsBenchmark {
         ObjectNode in = root.putObject("input");
         in.put("source", hh.getFileName().toString());
         in.put("pairs", pairs.size());
-        in.put("shards", prepManifest.path("pairs").path("shards").asInt());
+        in.put("shards", prepManifest.section("pairs").path("shards").asInt());
         in.put("tokens", tokens);
         in.put("paddedPositions", padded);
         in.put("maxTotalLength", config.getInt("prep.maxTotalLength"));

@@ -1,10 +1,10 @@
 package io.sgdpo.prep.ref;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
+import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.nn.ModelShape;
@@ -17,7 +17,6 @@ import io.sgdpo.prep.PrepException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -85,7 +84,7 @@ public final class RefLogpsJob {
      * @param shardsComputed shards scored by this run
      * @param shardsResumed  shards an interrupted run had completed, reused
      */
-    public record Result(Status status, String output, ObjectNode manifest, int shardsComputed, int shardsResumed) {
+    public record Result(Status status, String output, Manifest manifest, int shardsComputed, int shardsResumed) {
     }
 
     private RefLogpsJob() {
@@ -122,8 +121,14 @@ public final class RefLogpsJob {
         fp.put("batchSize", settings.batchSize());
         String fingerprint = Manifest.sha256(fp.toString());
 
-        ObjectNode existing = Manifest.readIfComplete(fs, out);
-        if (existing != null && fingerprint.equals(existing.path("fingerprint").asText())) {
+        Manifest existing;
+        try {
+            existing = Manifest.readIfComplete(fs, out);
+        } catch (IOException e) {
+            throw new PrepException("Cannot tell whether output " + out + " is up to date: " + e.getMessage()
+                    + "; remove the output folder or choose another --output", e);
+        }
+        if (existing != null && fingerprint.equals(existing.fingerprint())) {
             LOG.info("Output {} is up to date (fingerprint {}): nothing to do", out, fingerprint);
             return new Result(Status.UP_TO_DATE, out.toString(), existing, 0, 0);
         }
@@ -164,11 +169,11 @@ public final class RefLogpsJob {
                         + " pairs, the output shards hold " + pairs);
             }
             copy(fs, new Path(input.dir, PairSchema.VOCAB_FILE), new Path(work, PairSchema.VOCAB_FILE));
-            ObjectNode manifest = manifest(fingerprint, input, ckpt, config, settings, done, resumed, spark,
+            Manifest manifest = manifest(fs, fingerprint, input, ckpt, config, settings, done, resumed, spark,
                     (System.nanoTime() - t0) / 1_000_000);
             fs.delete(new Path(work, WORK_FILE), false);
             // The manifest marks the output complete: written last, then the folder is renamed into place.
-            AtomicOutput.writeString(fs, new Path(work, PairSchema.MANIFEST_FILE), Manifest.render(manifest));
+            AtomicOutput.writeString(fs, new Path(work, Manifest.FILE), manifest.render());
             target.commit();
             LOG.info("ref-logps output {}: {} pairs in {} shards ({} computed, {} resumed)", out, pairs, done.size(),
                     done.size() - resumed, resumed);
@@ -184,7 +189,7 @@ public final class RefLogpsJob {
     }
 
     /** The prep output being read: its identity, vocabulary and shards, checked against its manifest. */
-    private record Input(Path dir, ObjectNode manifest, String identity, List<FileStatus> shards, long pairs,
+    private record Input(Path dir, Manifest manifest, String identity, List<FileStatus> shards, long pairs,
                          int padId, TokenCodec vocabulary, int maxTotalLength) {
 
         static Input open(String data, Configuration hconf) {
@@ -195,25 +200,21 @@ public final class RefLogpsJob {
                 if (!fs.exists(dir)) {
                     throw new PrepException("Input " + data + " does not exist (--data must be a prep output folder)");
                 }
-                ObjectNode m = Manifest.readIfComplete(fs, dir);
+                Manifest m = Manifest.readIfComplete(fs, dir);
                 if (m == null) {
                     throw new PrepException("Input " + data + " is not a complete prep output (it needs "
                             + PairSchema.MANIFEST_FILE + " and " + PairSchema.PAIRS_DIR + "/): run sgdpo prep first");
                 }
-                if (!"prep".equals(m.path("stage").asText())) {
-                    throw new PrepException("Input " + data + " is a '" + m.path("stage").asText()
-                            + "' output, not a prep output");
+                if (!"prep".equals(m.stage())) {
+                    throw new PrepException("Input " + data + " is a '" + m.stage() + "' output, not a prep output");
                 }
-                String identity;
-                try (InputStream s = fs.open(new Path(dir, PairSchema.MANIFEST_FILE))) {
-                    identity = Manifest.sha256(new String(s.readAllBytes(), StandardCharsets.UTF_8));
-                }
+                String identity = Manifest.fileSha256(fs, dir);
                 FileStatus[] found = fs.listStatus(new Path(dir, PairSchema.PAIRS_DIR),
                         p -> p.getName().endsWith(".parquet") && !p.getName().startsWith("_")
                                 && !p.getName().startsWith("."));
                 Arrays.sort(found, (a, b) -> a.getPath().getName().compareTo(b.getPath().getName()));
                 List<String> listed = new ArrayList<>();
-                m.path("pairs").path("files").forEach(f -> listed.add(f.path("name").asText() + ":"
+                m.section("pairs").path("files").forEach(f -> listed.add(f.path("name").asText() + ":"
                         + f.path("bytes").asLong()));
                 List<String> present = new ArrayList<>();
                 for (FileStatus f : found) {
@@ -227,8 +228,8 @@ public final class RefLogpsJob {
                 try (InputStream v = fs.open(new Path(dir, PairSchema.VOCAB_FILE))) {
                     vocabulary = TokenCodec.fromJson(new String(v.readAllBytes(), StandardCharsets.UTF_8));
                 }
-                return new Input(dir, m, identity, List.of(found), m.path("counts").path("kept").asLong(),
-                        vocabulary.padId(), vocabulary, m.path("config").path("prep").path("maxTotalLength").asInt());
+                return new Input(dir, m, identity, List.of(found), m.count("kept"),
+                        vocabulary.padId(), vocabulary, m.config().path("prep").path("maxTotalLength").asInt());
             } catch (IOException | IllegalArgumentException e) {
                 throw new PrepException("Cannot read input " + data + ": " + e.getMessage(), e);
             }
@@ -239,12 +240,12 @@ public final class RefLogpsJob {
      * A rebuilt output replaces the folder at the output path: never let that be a folder this job
      * did not write (a mistyped --output pointing at data).
      */
-    private static void refuseForeignOutput(FileSystem fs, Path out, ObjectNode existing) {
+    private static void refuseForeignOutput(FileSystem fs, Path out, Manifest existing) {
         try {
             if (!fs.exists(out)) {
                 return;
             }
-            boolean ours = existing != null && "ref-logps".equals(existing.path("stage").asText());
+            boolean ours = existing != null && "ref-logps".equals(existing.stage());
             if (!ours && (!fs.getFileStatus(out).isDirectory() || fs.listStatus(out).length > 0)) {
                 throw new PrepException("Output " + out + " exists and is not a ref-logps output: refusing to replace"
                         + " it; choose another --output or remove it");
@@ -386,60 +387,53 @@ public final class RefLogpsJob {
         }
     }
 
-    private static ObjectNode manifest(String fingerprint, Input input, ReferenceCheckpoint ckpt, Config config,
-                                       RefSettings settings, List<ShardRecord> shards, int resumed,
-                                       SparkSession spark, long durationMs) throws IOException {
-        ObjectNode m = JSON.createObjectNode();
-        m.put("stage", "ref-logps");
-        m.put("outputVersion", OUTPUT_VERSION);
-        m.put("fingerprint", fingerprint);
-        m.put("createdAt", Instant.now().toString());
-        String version = RefLogpsJob.class.getPackage().getImplementationVersion();
-        m.put("codeVersion", version == null ? "dev" : version);
-
-        ObjectNode in = m.putObject("input");
-        in.put("dir", input.dir.toString());
-        in.put("manifestSha256", input.identity);
-        in.put("fingerprint", input.manifest.path("fingerprint").asText());
-        in.put("pairs", input.pairs);
+    private static Manifest manifest(FileSystem fs, String fingerprint, Input input, ReferenceCheckpoint ckpt,
+                                     Config config, RefSettings settings, List<ShardRecord> shards, int resumed,
+                                     SparkSession spark, long durationMs) throws IOException {
+        Manifest.Builder m = Manifest.builder("ref-logps").fingerprint(fingerprint)
+                .config(config, List.of("ref"));
+        m.section("outputVersion", OUTPUT_VERSION);
+        m.input(new Manifest.Input(Manifest.Input.ROLE_DATA, input.dir.toString(), input.identity,
+                JSON.createObjectNode().put("stage", input.manifest.stage())
+                        .put("fingerprint", input.manifest.fingerprint()).put("pairs", input.pairs)));
 
         ModelShape d = ckpt.shape();
-        ObjectNode c = m.putObject("checkpoint");
-        c.put("path", ckpt.path().toString());
-        c.put("sha256", ckpt.identity());
-        c.put("dataType", ckpt.dataType().name());
-        c.put("architecture", d.architecture().configName());
-        c.put("maxLength", d.maxLength());
-        c.put("vocabSize", d.vocabSize());
-        c.put("dModel", d.dModel());
-        c.put("layers", d.layers());
+        boolean checkpoint = fs.exists(new Path(ckpt.path(), Checkpoints.MODEL));
+        m.model(new Manifest.Model(checkpoint ? Manifest.Model.CHECKPOINT : Manifest.Model.HUGGING_FACE,
+                ckpt.path().toString(), ckpt.identity(), JSON.createObjectNode()
+                .put("dataType", ckpt.dataType().name())
+                .put("architecture", d.architecture().configName())
+                .put("maxLength", d.maxLength())
+                .put("vocabSize", d.vocabSize())
+                .put("dModel", d.dModel())
+                .put("layers", d.layers())));
 
-        m.set("config", JSON.readTree(SgdpoConfig.renderJson(config, List.of("ref"))));
-        m.set("vocabulary", input.manifest.path("vocabulary").deepCopy());
+        m.section("vocabulary", input.manifest.section("vocabulary").deepCopy());
         // The prep manifest's provenance travels along, so the output alone tells where its pairs came from.
-        m.set("prep", input.manifest.deepCopy());
+        m.section("prep", input.manifest.json());
 
         long pairs = shards.stream().mapToLong(ShardRecord::rows).sum();
-        ObjectNode counts = m.putObject("counts");
-        counts.put("inputPairs", input.pairs);
-        counts.put("pairs", pairs);
-        counts.put("promptTokens", shards.stream().mapToLong(ShardRecord::promptTokens).sum());
-        counts.put("responseTokens", shards.stream().mapToLong(ShardRecord::responseTokens).sum());
-        counts.put("shards", shards.size());
-        counts.put("shardsComputed", shards.size() - resumed);
-        counts.put("shardsResumed", resumed);
+        m.count("inputPairs", input.pairs);
+        m.count("pairs", pairs);
+        m.count("promptTokens", shards.stream().mapToLong(ShardRecord::promptTokens).sum());
+        m.count("responseTokens", shards.stream().mapToLong(ShardRecord::responseTokens).sum());
+        m.count("shards", shards.size());
+        m.count("shardsComputed", shards.size() - resumed);
+        m.count("shardsResumed", resumed);
 
-        ObjectNode sh = m.putObject("pairs");
+        ObjectNode sh = JSON.createObjectNode();
         sh.put("dir", PairSchema.PAIRS_DIR);
         sh.put("shards", shards.size());
         ArrayNode files = sh.putArray("files");
         for (ShardRecord r : shards) {
             files.addObject().put("name", r.shard()).put("bytes", r.outputBytes()).put("pairs", r.rows());
         }
-        ObjectNode run = m.putObject("run");
+        m.section("pairs", sh);
+        ObjectNode run = JSON.createObjectNode();
         run.put("sparkMaster", spark.sparkContext().master());
         run.put("durationMs", durationMs);
         run.put("concurrentShards", settings.concurrentShards());
-        return m;
+        m.section("run", run);
+        return m.build();
     }
 }

@@ -190,11 +190,13 @@ class RefLogpsJobTest {
         FileSystem fs = FileSystem.getLocal(new Configuration());
         assertEquals("ref-logps", m.path("stage").asText());
         assertEquals(Checkpoints.identity(fs, new org.apache.hadoop.fs.Path(ckptA.toUri())),
-                m.path("checkpoint").path("sha256").asText());
-        assertEquals(RefFixture.MAX_LENGTH, m.path("checkpoint").path("maxLength").asInt());
+                m.path("model").path("sha256").asText());
+        assertEquals("checkpoint", m.path("model").path("kind").asText());
+        assertEquals(RefFixture.MAX_LENGTH, m.path("model").path("maxLength").asInt());
         assertEquals(Manifest.sha256(Files.readString(prep.resolve(PairSchema.MANIFEST_FILE))),
-                m.path("input").path("manifestSha256").asText());
-        assertEquals(prepManifest.path("fingerprint").asText(), m.path("input").path("fingerprint").asText());
+                m.path("inputs").get(0).path("sha256").asText());
+        assertEquals("data", m.path("inputs").get(0).path("role").asText());
+        assertEquals(prepManifest.path("fingerprint").asText(), m.path("inputs").get(0).path("fingerprint").asText());
         assertEquals(4, m.path("config").path("ref").path("batchSize").asInt());
 
         long kept = prepManifest.path("counts").path("kept").asLong();
@@ -362,7 +364,7 @@ class RefLogpsJobTest {
         assertEquals(0, b.shardsResumed());
         JsonNode m = JSON.readTree(out2.resolve(PairSchema.MANIFEST_FILE).toFile());
         assertEquals(Checkpoints.identity(FileSystem.getLocal(new Configuration()),
-                new org.apache.hadoop.fs.Path(ckptB.toUri())), m.path("checkpoint").path("sha256").asText());
+                new org.apache.hadoop.fs.Path(ckptB.toUri())), m.path("model").path("sha256").asText());
         Map<String, Row> withB = RefFixture.rowsById(spark, out2);
         assertEquals(withA.keySet(), withB.keySet());
         int differing = 0;
