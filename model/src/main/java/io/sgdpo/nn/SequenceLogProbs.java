@@ -3,10 +3,18 @@ package io.sgdpo.nn;
 import io.sgdpo.loss.PairLogProbs;
 import java.util.ArrayList;
 import java.util.List;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.RNNFormat;
+import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import org.deeplearning4j.util.TimeSeriesUtils;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Per-token log-probs of each pair's chosen and rejected response (prompt masked)
@@ -37,9 +45,63 @@ public final class SequenceLogProbs {
     }
 
     private static List<PairLogProbs> of(ComputationGraph decoder, DataSet batch) {
-        INDArray logits = decoder.output(false, batch.getFeatures())[0];
-        INDArray logits2d = TimeSeriesUtils.reshape3dTo2d(logits);
         INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());
-        return new ArrayList<>(PairedView.of(labels2d, logits2d).pairs());
+        return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
+    }
+
+    /**
+     * The logits {@code [mb*T, V]}, row i + t*mb for example i at position t (DL4J's 3-D to 2-D
+     * layout), of a forward pass without gradient.
+     *
+     * <p>For a {@link Decoder}, whose head is an {@code RnnOutputLayer} with identity activation,
+     * the head's product is taken here, straight into that column-major layout: the same sgemm on
+     * the same operands as DL4J's, so the same numbers. DL4J's own inference path writes the
+     * product into a row-major array through a column-major temporary, copies it out of its
+     * workspace, again into the detached output, and {@code reshape3dTo2d} copies it back to
+     * column-major: four passes over the {@code [mb*T, V]} logits (103 MB at the GPT-2 shape)
+     * which took about a third of the reference pass there. Any other graph goes through
+     * {@code output}.
+     */
+    static INDArray logits2d(ComputationGraph decoder, INDArray features) {
+        GraphVertex head = decoder.getVertex(decoder.getConfiguration().getNetworkOutputs().get(0));
+        int hiddenLayer = headInputLayer(decoder, head);
+        if (hiddenLayer < 0) {
+            return TimeSeriesUtils.reshape3dTo2d(decoder.output(false, features)[0]);
+        }
+        Layer hiddenOf = decoder.getLayers()[hiddenLayer];
+        INDArray hidden = decoder.feedForward(new INDArray[] {features}, hiddenLayer, false)
+                .get(hiddenOf.conf().getLayer().getLayerName());
+        INDArray hidden2d = TimeSeriesUtils.reshape3dTo2d(hidden);
+        INDArray weight = head.getLayer().getParam(DefaultParamInitializer.WEIGHT_KEY);
+        INDArray bias = head.getLayer().getParam(DefaultParamInitializer.BIAS_KEY);
+        INDArray logits = Nd4j.createUninitialized(weight.dataType(), new long[] {hidden2d.size(0), weight.size(1)}, 'f');
+        hidden2d.castTo(weight.dataType()).mmuli(weight, logits);
+        return bias == null ? logits : logits.addiRowVector(bias);
+    }
+
+    /**
+     * Index in {@code getLayers()} of the one layer that feeds the head, when the head is an
+     * {@code RnnOutputLayer} (NCW, identity activation, no weight noise) taking it without a
+     * preprocessor; else -1.
+     */
+    private static int headInputLayer(ComputationGraph decoder, GraphVertex head) {
+        if (!(head.getLayer() instanceof org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer)
+                || !(decoder.getConfiguration().getVertices().get(head.getVertexName()) instanceof LayerVertex vertex)
+                || vertex.getPreProcessor() != null || head.getInputVertices().length != 1) {
+            return -1;
+        }
+        RnnOutputLayer conf = (RnnOutputLayer) vertex.getLayerConf().getLayer();
+        if (!(conf.getActivationFn() instanceof ActivationIdentity) || conf.getWeightNoise() != null
+                || conf.getRnnDataFormat() != RNNFormat.NCW) {
+            return -1;
+        }
+        GraphVertex input = decoder.getVertices()[head.getInputVertices()[0].getVertexIndex()];
+        Layer[] layers = decoder.getLayers();
+        for (int i = 0; i < layers.length; i++) {
+            if (input.hasLayer() && layers[i] == input.getLayer()) {
+                return i;
+            }
+        }
+        return -1;
     }
 }

@@ -70,6 +70,23 @@ class PairedPreferenceLossTest {
         }
     }
 
+    /**
+     * The reference pass takes a decoder's head product itself, into the 2-D layout the read-out
+     * needs. Bit-identical to DL4J's output reshaped: the same sgemm on the same float32 operands,
+     * the same bias add, only the copies around them are gone.
+     */
+    @Test
+    void logitsOfTheReferencePassAreTheGraphOutputBitForBit() {
+        ComputationGraph graph = Decoder.create(new DecoderConfig(29, 16, 2, 2, 11, 0.0, 5),
+                new PairedPreferenceLoss(SPEC), new NoOp(), DataType.FLOAT);
+        List<PairExample> pairs = TinyPairs.random(3, 29, 11, false, 8);
+        INDArray features = new PairedBatch(11, TinyPairs.PAD).build(pairs, DataType.FLOAT).getFeatures();
+        INDArray expected = org.deeplearning4j.util.TimeSeriesUtils.reshape3dTo2d(graph.output(false, features)[0]);
+        INDArray logits = SequenceLogProbs.logits2d(graph, features);
+        assertArrayEquals(expected.shape(), logits.shape());
+        assertArrayEquals(expected.toFloatMatrix(), logits.toFloatMatrix());
+    }
+
     /** log-softmax at each response target (EOS included), read straight off the [mb, V, T] output. */
     private static double[] logSoftmaxAlongResponse(INDArray logits, int row, int[] prompt, int[] response) {
         int[] targets = response;
