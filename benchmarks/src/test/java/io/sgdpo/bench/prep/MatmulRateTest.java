@@ -1,4 +1,4 @@
-package io.sgdpo.prep.bench;
+package io.sgdpo.bench.prep;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
