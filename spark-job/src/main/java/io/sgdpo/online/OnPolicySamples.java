@@ -22,7 +22,8 @@ import org.deeplearning4j.util.ModelSerializer;
  * Draws {@code k} completions of every prompt on the executors: the model is broadcast, each task
  * samples its partition's prompts in batches ({@link BatchSampler}), and row j of prompt p draws
  * from a generator seeded by (seed, p's id, j) alone, so the same seed and partitioning give the
- * same samples. The prompts go in chunks of about a tenth, one Spark job each, to report progress.
+ * same samples. The prompts go in chunks of about a tenth (at least one forward pass per
+ * partition), one Spark job each, to report progress.
  */
 public final class OnPolicySamples {
 
@@ -58,7 +59,8 @@ public final class OnPolicySamples {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         Broadcast<byte[]> bytes = jsc.broadcast(serialize(model));
         int partitions = s.partitions() > 0 ? s.partitions() : jsc.defaultParallelism();
-        int chunk = Math.max(partitions, (prompts.size() + 9) / 10);
+        // Each task deserialises the model: a chunk holds at least one full pass per partition.
+        int chunk = Math.max(partitions * Math.max(1, s.rowsPerPass() / s.k()), (prompts.size() + 9) / 10);
         List<Sample> out = new ArrayList<>(prompts.size() * s.k());
         long t0 = System.nanoTime();
         try {
