@@ -35,7 +35,7 @@ public final class SgdpoConfig {
     /** Top-level config namespaces owned by this project; unknown keys under them are errors. */
     public static final List<String> NAMESPACES =
             List.of("prep", "tokenizer", "model", "loss", "sft", "train", "ref", "eval", "generate", "demo", "study",
-                    "sgdpo");
+                    "sample", "reward", "frontier", "sgdpo");
 
     private SgdpoConfig() {
     }

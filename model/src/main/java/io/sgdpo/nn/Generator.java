@@ -138,7 +138,11 @@ public final class Generator {
         return best;
     }
 
-    static int sampleTopK(double[] logits, double temperature, int topK, Random random) {
+    /**
+     * One draw from softmax(logits / temperature) restricted to the topK largest logits (topK = 0:
+     * all), consuming exactly one {@code random.nextDouble()}.
+     */
+    public static int sampleTopK(double[] logits, double temperature, int topK, Random random) {
         int v = logits.length;
         Integer[] order = new Integer[v];
         for (int i = 0; i < v; i++) {

@@ -40,6 +40,8 @@ public final class Sgdpo {
         COMMANDS.put("report", new ReportCommand());
         COMMANDS.put("demo", new DemoCommand());
         COMMANDS.put("study", new StudyCommand());
+        COMMANDS.put("sample-pairs", new SamplePairsCommand());
+        COMMANDS.put("frontier", new FrontierCommand());
     }
 
     private Sgdpo() {

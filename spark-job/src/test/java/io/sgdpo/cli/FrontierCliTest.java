@@ -1,0 +1,68 @@
+package io.sgdpo.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sgdpo.online.FrontierJob;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code sgdpo frontier} end to end at a tiny size on stories260K: story prompts, on-policy pairs,
+ * prep, ref-logps, one beta and one seed of SGDPO and DPO, held-out sampling, the table and plot.
+ */
+class FrontierCliTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void aTinyFrontierRunsEndToEnd(@TempDir Path dir) throws Exception {
+        Path lexicon = Path.of(System.getProperty("user.dir")).getParent().resolve("conf/reward-sentiment.txt");
+        Path out = dir.resolve("frontier");
+        CliRun r = CliRun.of("frontier", "--model", AlignOwnModelTest.sharedModel("stories260K").toString(),
+                "--work", dir.resolve("work").toString(), "--output", out.toString(),
+                "-Dfrontier.losses=sgdpo,dpo", "-Dfrontier.betas=0.1", "-Dfrontier.seeds=1",
+                "-Dfrontier.trainPrompts=24", "-Dfrontier.heldOutPrompts=4", "-Dfrontier.heldOutSamples=2",
+                "-Dsample.k=3", "-Dsample.maxNewTokens=12", "-Dreward.lexicon=" + lexicon,
+                "-Dmodel.maxLength=40", "-Dprep.maxPromptLength=24", "-Dprep.maxTotalLength=40",
+                "-Dprep.evalFraction=0.2", "-Dprep.maxRejectFraction=0.5",
+                "-Dtrain.maxSteps=4", "-Dtrain.batchSize=2", "-Dtrain.logEvery=2", "-Dtrain.evalEvery=4",
+                "-Dtrain.checkpointEvery=4", "-Dspark.master=local[2]");
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().contains("frontier: run 2/2 dpo-beta0.1-seed1"), r.out());
+
+        List<String> lines = Files.readAllLines(out.resolve(FrontierJob.POINTS));
+        assertEquals(3, lines.size(), "the reference, then one policy per loss");
+        JsonNode reference = JSON.readTree(lines.get(0));
+        // The reference scored against itself: the same forward pass twice, so every log-ratio is exactly 0.
+        assertEquals(0.0, reference.path("kl").asDouble());
+        for (String line : lines) {
+            JsonNode p = JSON.readTree(line);
+            assertTrue(Double.isFinite(p.path("reward").asDouble()) && Double.isFinite(p.path("kl").asDouble()), line);
+            List<String> samples = Files.readAllLines(out.resolve(p.path("samples").asText()));
+            assertEquals(4 * 2, samples.size(), "every held-out prompt x samples");
+            double reward = 0;
+            double kl = 0;
+            for (String s : samples) {
+                JsonNode x = JSON.readTree(s);
+                reward += x.path("reward").asDouble();
+                kl += x.path("logp").asDouble() - x.path("ref_logp").asDouble();
+            }
+            // The point is the mean of its samples file, summed in the same order: bit-identical.
+            assertEquals(reward / samples.size(), p.path("reward").asDouble(), line);
+            assertEquals(kl / samples.size(), p.path("kl").asDouble(), line);
+        }
+        JsonNode sgdpo = JSON.readTree(lines.get(1));
+        double change = sgdpo.path("chosenChange").asDouble();
+        assertTrue(Double.isFinite(change) && change != 0, "eval log-prob change from step 0 to the end: " + lines.get(1));
+        String table = Files.readString(out.resolve(FrontierJob.TABLE));
+        assertTrue(table.contains("| sgdpo | 0.1 | 1 |") && table.contains("| dpo | 0.1 | 1 |"), table);
+        assertTrue(Files.size(out.resolve(FrontierJob.PLOT)) > 1000, "plot written");
+        assertTrue(Files.readString(out.resolve(FrontierJob.CONFIG)).contains("trainPrompts"));
+    }
+}
