@@ -54,8 +54,12 @@ import org.nd4j.linalg.learning.config.Adam;
  */
 final class JobVariants {
 
-    /** HH records prepped: enough pairs for the steps asked for at the default batch size. */
-    private static final int RECORDS_PER_STEP = 8;
+    /**
+     * HH records prepped per step, plus {@link #EXTRA_RECORDS}: enough train pairs for one epoch of
+     * the steps at the default batch size (4) after prep's rejects and eval split.
+     */
+    private static final int RECORDS_PER_STEP = 5;
+    private static final int EXTRA_RECORDS = 40;
 
     private final Path work;
     private final Config config;
@@ -90,7 +94,7 @@ final class JobVariants {
             throw new IOException("HH file not found: " + hh + " (set -Dsgdpo.shared.data)");
         }
         Path slice = work.resolve("hh.jsonl");
-        slice(hh, RECORDS_PER_STEP * steps + 100, slice);
+        slice(hh, RECORDS_PER_STEP * steps + EXTRA_RECORDS, slice);
         Config config = SgdpoConfig.load(null, Map.of("train.maxSteps", String.valueOf(steps)));
         String prep = work.resolve("prep").toString();
         String data = work.resolve("data").toString();
@@ -131,7 +135,7 @@ final class JobVariants {
                 }
             }
             out.printf("bench-train: job variants on %d HH records: %d train pairs, %d steps of %d pairs, %d tokens;"
-                    + " %s%n", RECORDS_PER_STEP * steps + 100, train.count(), steps, batchSize, tokens, shape);
+                    + " %s%n", RECORDS_PER_STEP * steps + EXTRA_RECORDS, train.count(), steps, batchSize, tokens, shape);
             double flops = 3.0 * shape.forwardFlopsPerToken() * 2L * batchSize * shape.maxLength() * steps;
             return new JobVariants(work, config, data, init, batches, tokens, steps, shape.toString(), flops);
         } finally {
