@@ -2,11 +2,15 @@ package io.sgdpo.train;
 
 import io.sgdpo.loss.PairLogProbs;
 import io.sgdpo.nn.PairedPreferenceLoss;
+import java.io.IOException;
+import java.io.ObjectInputStream;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.util.TaskCompletionListener;
 import org.apache.spark.util.CollectionAccumulator;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
@@ -25,8 +29,11 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * TRL logs), at no cost of a forward pass.
  *
  * <p>The listener is serialised with the training master's worker into every task, and Spark
- * registers the accumulator copy each task deserialises with that task, so the adds reach the
- * driver on either master and any number of executors. Networks whose loss is not a
+ * registers the accumulator copy each task deserialises with that task; only that task's copy
+ * reaches the driver. ParameterAveraging builds a network per task with that task's listener.
+ * SharedTraining fits the network of its first fit in the JVM on every later fit, listener
+ * included, on the thread of one task of the current fit: so the listener adds to the copy the
+ * current task on its thread deserialised, not to its own. Networks whose loss is not a
  * {@link PairedPreferenceLoss} (SFT) add nothing.
  */
 public final class UpdateMetrics {
@@ -73,10 +80,27 @@ public final class UpdateMetrics {
     /** Moves the minibatch of each update from the network's preference loss into the accumulator. */
     static final class Listener extends BaseTrainingListener implements Serializable {
         private static final long serialVersionUID = 1L;
+        /** The accumulator copy the task running on this thread deserialised (registered with it). */
+        private static final ThreadLocal<CollectionAccumulator<ScoredPair>> TASK_COPY = new ThreadLocal<>();
         private final CollectionAccumulator<ScoredPair> sink;
 
         Listener(CollectionAccumulator<ScoredPair> sink) {
             this.sink = sink;
+        }
+
+        private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+            in.defaultReadObject();
+            TaskContext task = TaskContext.get();
+            if (task != null) {
+                TASK_COPY.set(sink);
+                task.addTaskCompletionListener((TaskCompletionListener) t -> TASK_COPY.remove());
+            }
+        }
+
+        /** This task's copy of the run's accumulator, or the listener's own outside a task. */
+        private CollectionAccumulator<ScoredPair> target() {
+            CollectionAccumulator<ScoredPair> copy = TASK_COPY.get();
+            return copy != null && copy.id() == sink.id() ? copy : sink;
         }
 
         @Override
@@ -86,8 +110,9 @@ public final class UpdateMetrics {
             if (fitted == null) {
                 return;
             }
+            CollectionAccumulator<ScoredPair> target = target();
             for (int i = 0; i < fitted.tags().length; i++) {
-                sink.add(new ScoredPair(iteration, fitted.tags()[i], fitted.pairs().get(i)));
+                target.add(new ScoredPair(iteration, fitted.tags()[i], fitted.pairs().get(i)));
             }
         }
 
