@@ -17,7 +17,7 @@ import java.util.Objects;
  */
 public record PairLogProbs(double[] policyChosen, double[] refChosen,
                            double[] policyRejected, double[] refRejected,
-                           PilotPositions pilots) {
+                           PilotPositions pilots) implements java.io.Serializable {
 
     public PairLogProbs {
         Objects.requireNonNull(policyChosen, "policyChosen");

@@ -6,7 +6,7 @@ import java.util.Arrays;
  * SGDPO's pilot sub-sequences of one pair: sorted, distinct response-token indices of the chosen
  * side (S_w) and of the rejected side (S_l). {@link #NONE} for losses that use no pilot.
  */
-public record PilotPositions(int[] chosen, int[] rejected) {
+public record PilotPositions(int[] chosen, int[] rejected) implements java.io.Serializable {
 
     /** No pilot: the pair is scored by a loss other than SGDPO. */
     public static final PilotPositions NONE = new PilotPositions(new int[0], new int[0]);

@@ -26,6 +26,11 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * loss here is therefore 2 x (sum of pair losses), so that what DL4J reports and optimises is the
  * mean loss over the B pairs. The output layer's activation must be identity: the softmax lives
  * in the log-probs.
+ *
+ * <p>Each minibatch it takes a gradient of (an update's own forward pass) is kept as a
+ * {@link FittedMinibatch} until {@link #takeFitted()}, so that a training job reports the metrics
+ * of the pairs each update saw, under the parameters that update started from, without a second
+ * forward pass.
  */
 public class PairedPreferenceLoss implements ILossFunction {
 
@@ -35,6 +40,12 @@ public class PairedPreferenceLoss implements ILossFunction {
     private LossSpec loss;
     private transient PreferenceLoss resolved;
     private transient volatile Map<String, Double> lastMetrics;
+    /**
+     * Per thread, not per instance: DL4J's ParameterAveraging workers in one JVM clone the network
+     * configuration from one broadcast without cloning its loss, so concurrent workers share this
+     * object; each fits on its own thread.
+     */
+    private static final ThreadLocal<FittedMinibatch> FITTED = new ThreadLocal<>();
 
     private PairedPreferenceLoss() {
         // for JSON deserialisation
@@ -69,6 +80,26 @@ public class PairedPreferenceLoss implements ILossFunction {
     /** TRL-named metrics of the last minibatch scored in this JVM, or null before the first. */
     public Map<String, Double> lastMetrics() {
         return lastMetrics;
+    }
+
+    /**
+     * The pairs of the last minibatch a preference loss took a gradient of on this thread (the
+     * update a training listener on this thread was just told of), or null when there is none since
+     * the last call.
+     */
+    public FittedMinibatch takeFitted() {
+        FittedMinibatch f = FITTED.get();
+        FITTED.remove();
+        return f;
+    }
+
+    /**
+     * The per-pair log-probs of one minibatch as the forward pass of an update gave them.
+     *
+     * @param tags  each pair's tag ({@link PairedLabels#tagOf}), in minibatch order
+     * @param pairs the pairs' log-probs, in minibatch order
+     */
+    public record FittedMinibatch(int[] tags, List<PairLogProbs> pairs) {
     }
 
     private record Evaluated(PairedView view, List<PairLossResult> results, double sum) {
@@ -113,6 +144,7 @@ public class PairedPreferenceLoss implements ILossFunction {
     @Override
     public INDArray computeGradient(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         Evaluated e = evaluate(labels, preOutput, activationFn);
+        FITTED.set(new FittedMinibatch(e.view().tags(), e.view().pairs()));
         return gradient(e, preOutput);
     }
 
@@ -120,6 +152,7 @@ public class PairedPreferenceLoss implements ILossFunction {
     public Pair<Double, INDArray> computeGradientAndScore(INDArray labels, INDArray preOutput, IActivation activationFn,
                                                           INDArray mask, boolean average) {
         Evaluated e = evaluate(labels, preOutput, activationFn);
+        FITTED.set(new FittedMinibatch(e.view().tags(), e.view().pairs()));
         double score = ROWS_PER_PAIR * e.sum();
         return new Pair<>(average ? score / e.view().examples() : score, gradient(e, preOutput));
     }

@@ -55,6 +55,15 @@ public final class PairedView {
         return pairs;
     }
 
+    /** The pair tags ({@link PairedLabels#PAIR_TAG}) of the pairs, in minibatch order. */
+    public int[] tags() {
+        int[] tags = new int[pairs.size()];
+        for (int i = 0; i < tags.length; i++) {
+            tags[i] = (int) view.channel(i, PairedLabels.PAIR_TAG);
+        }
+        return tags;
+    }
+
     /** Number of rows (2B) of the minibatch. */
     public int examples() {
         return view.examples();

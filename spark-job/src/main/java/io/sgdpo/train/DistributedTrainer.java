@@ -31,8 +31,11 @@ public interface DistributedTrainer extends AutoCloseable {
      * minibatch of index {@code i} is trained at global step {@code stepOfIndexZero + i}: whatever
      * the master derives from the step (randomness, the optimizer's iteration count) follows it, so a
      * resumed run repeats the uninterrupted one.
+     *
+     * @return every pair of the pass as its update's forward pass scored it ({@link UpdateMetrics}),
+     *         ordered by (iteration, tag); empty when the network's loss is not a preference loss
      */
-    void fit(JavaRDD<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero);
+    List<UpdateMetrics.ScoredPair> fit(JavaRDD<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero);
 
     /** The network, with the parameters and optimizer state of the last fit. */
     ComputationGraph network();

@@ -18,8 +18,6 @@ import io.sgdpo.nn.Optimization;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
-import io.sgdpo.nn.SequenceLogProbs;
-import io.sgdpo.output.AtomicOutput;
 import io.sgdpo.prep.PairSchema;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.tokenize.TokenizerMatch;
@@ -45,9 +43,12 @@ import org.nd4j.linalg.learning.config.Adam;
  * policy initialised from a reference checkpoint, on pair shards carrying reference log-probs,
  * through DL4J's Spark training masters.
  *
- * <p>Training runs in chunks of {@code train.logEvery} whole minibatches: before each chunk its
- * TRL-named metrics are taken (the values the loss sees, before the update); after it the
- * parameters are checked for non-finite values. The warm-up + cosine learning rate is in the
+ * <p>Training runs in chunks of {@code train.logEvery} whole minibatches, one metrics row per
+ * chunk. Its TRL-named train metrics come from the updates' own forward passes, on the executors
+ * ({@link UpdateMetrics}): each step's pairs as the loss saw them, scored by the parameters that
+ * step started from (what TRL logs), with dropout when {@code model.dropout} is set; there is no
+ * second forward pass. After the chunk the loss and the parameters are checked for non-finite
+ * values. The warm-up + cosine learning rate is in the
  * optimizer of every layer and follows the step of each update ({@link StepSchedule}). Evaluation on the eval split, checkpoints and metric files follow at their
  * own intervals (multiples of the chunk). The data order and SGDPO's pilot draws are functions of
  * (seed, epoch, step, pair id), so {@code --resume} from a checkpoint retraces the same run.
@@ -227,20 +228,20 @@ public final class TrainJob {
                 chunk.sort(java.util.Comparator.comparingLong(Minibatches.Batch::index));
 
                 Map<String, Object> row = baseRow(runId, epoch, chunkEnd, schedule.at(step), Double.NaN);
-                Map<String, Double> trainMetrics = chunkMetrics(policy, layout, chunk, loss, s.seed(), epochStart,
-                        startsAtReference && step == 0);
-                requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
-                row.putAll(trainMetrics);
 
                 long tokens = chunk.stream().flatMap(b -> b.pairs().stream())
                         .mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
                 long start = System.nanoTime();
                 long seed = s.seed();
                 // the learning rate of each step is set by the schedule in the updaters, step by step
-                trainer.fit(sc.parallelize(chunk, Math.min(partitions, chunk.size())),
+                List<UpdateMetrics.ScoredPair> scored = trainer.fit(sc.parallelize(chunk,
+                                Math.min(partitions, chunk.size())),
                         (index, pairs) -> layout.build(pairs, loss, seed, epochStart + index, DataType.FLOAT),
                         epochStart);
                 double seconds = (System.nanoTime() - start) / 1e9;
+                Map<String, Double> trainMetrics = chunkMetrics(scored, chunk, loss, startsAtReference && step == 0);
+                requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
+                row.putAll(trainMetrics);
                 policy = trainer.network();
                 requireFinite(policy.params().sumNumber().doubleValue(), "parameters after the update", step, chunk);
                 stepsThisRun += chunkEnd - step;
@@ -286,18 +287,28 @@ public final class TrainJob {
     }
 
     /**
-     * TRL metrics of the chunk's minibatches under the current policy: what the loss sees at each step
-     * (with {@code policyIsReference}, before the first update, the reference log-probs of the same
-     * forward pass instead of the stored ones, which differ from them by float32 rounding only).
+     * TRL metrics of the chunk's pairs as their updates' forward passes scored them. With {@code
+     * startsAtReference} (a chunk from step 0 of a policy that is the checkpoint that scored the
+     * data) the pairs of the first update, scored by the reference itself, take their reference
+     * log-probs from that forward pass instead of the stored ones, which differ from them by float32
+     * rounding only ({@link Evaluation#againstItself}). On SharedTraining with several executors that
+     * is the first update of each executor, which starts from the reference too.
      */
-    private static Map<String, Double> chunkMetrics(ComputationGraph policy, PairedBatch layout,
-                                                    List<Minibatches.Batch> chunk, PreferenceLoss loss, long seed,
-                                                    long epochStart, boolean policyIsReference) {
-        List<PairLogProbs> all = new ArrayList<>();
-        for (Minibatches.Batch b : chunk) {
-            all.addAll(SequenceLogProbs.of(policy, layout, b.pairs(), loss, seed, epochStart + b.index()));
+    private static Map<String, Double> chunkMetrics(List<UpdateMetrics.ScoredPair> scored,
+                                                    List<Minibatches.Batch> chunk, PreferenceLoss loss,
+                                                    boolean startsAtReference) {
+        long expected = chunk.stream().mapToLong(b -> b.pairs().size()).sum();
+        if (scored.size() != expected) {
+            throw new IllegalStateException("the updates of minibatches " + chunk.get(0).index() + " to "
+                    + chunk.get(chunk.size() - 1).index() + " of the epoch reported " + scored.size()
+                    + " scored pairs, not their " + expected + " pairs");
         }
-        return BatchMetrics.of(loss, policyIsReference ? Evaluation.againstItself(all) : all);
+        List<PairLogProbs> all = new ArrayList<>(scored.size());
+        for (UpdateMetrics.ScoredPair p : scored) {
+            boolean byReference = startsAtReference && p.iteration() == 0 && loss.needsReference();
+            all.add(byReference ? Evaluation.againstItself(List.of(p.pair())).get(0) : p.pair());
+        }
+        return BatchMetrics.of(loss, all);
     }
 
     private static Map<String, Object> evaluate(ComputationGraph policy, PairedBatch layout,

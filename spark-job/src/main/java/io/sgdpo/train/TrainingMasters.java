@@ -52,7 +52,9 @@ import org.nd4j.parameterserver.distributed.conf.VoidConfiguration;
  * </ul>
  *
  * <p>The learning rate schedule goes into every layer's updater ({@link StepSchedule}), so each
- * update, on whichever executor, runs at the rate of its own step.
+ * update, on whichever executor, runs at the rate of its own step. On both masters a listener
+ * ({@link UpdateMetrics}) brings back the per-pair log-probs of every update's forward pass, which
+ * {@link DistributedTrainer#fit} returns for the train metrics.
  */
 public final class TrainingMasters {
 
@@ -93,7 +95,7 @@ public final class TrainingMasters {
                 StepSchedule.absolute(run.schedule()).installOn(network);
             }
             return new ParameterAveragingTrainer(sc, network, master.getInt("averagingFrequency"),
-                    parameterAveragingWorkers(sc.defaultParallelism(), run.pairsPerStep()), run);
+                    parameterAveragingWorkers(sc.defaultParallelism(), run.pairsPerStep()), run, new UpdateMetrics(sc));
         }
         int executors = executors(sc);
         ISchedule rate = run.schedule() == null ? new FixedSchedule(run.learningRate())
@@ -104,7 +106,7 @@ public final class TrainingMasters {
         double fixed = master.getDouble("shared.updatesThreshold");
         ThresholdAlgorithm threshold = fixed > 0 ? new FixedThresholdAlgorithm(fixed) : new ScheduledThreshold(rate);
         return new SharedTrainer(sc, network, sharedMaster(master, run.pairsPerStep() * run.rowsPerPair(), threshold,
-                run.seed()), executors, run.pairsPerStep(), fixed);
+                run.seed()), executors, run.pairsPerStep(), fixed, new UpdateMetrics(sc));
     }
 
     /**
@@ -195,10 +197,13 @@ public final class TrainingMasters {
         private final int averaging;
         private final int workers;
         private final Run run;
+        private final UpdateMetrics metrics;
         private ComputationGraph current;
 
-        ParameterAveragingTrainer(JavaSparkContext sc, ComputationGraph network, int averaging, int workers, Run run) {
+        ParameterAveragingTrainer(JavaSparkContext sc, ComputationGraph network, int averaging, int workers, Run run,
+                                  UpdateMetrics metrics) {
             this.sc = sc;
+            this.metrics = metrics;
             this.current = network;
             this.averaging = averaging;
             this.workers = workers;
@@ -206,7 +211,9 @@ public final class TrainingMasters {
         }
 
         @Override
-        public void fit(JavaRDD<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero) {
+        public List<UpdateMetrics.ScoredPair> fit(JavaRDD<Minibatches.Batch> minibatches, Builder build,
+                                                  long stepOfIndexZero) {
+            metrics.reset();
             List<Long> indexes = new ArrayList<>(minibatches.map(Minibatches.Batch::index).collect());
             indexes.sort(Comparator.naturalOrder());
             int block = ROUNDS_PER_COLLECT * averaging;
@@ -220,6 +227,7 @@ public final class TrainingMasters {
                     round(chunk.subList(r, Math.min(r + averaging, chunk.size())), build, stepOfIndexZero);
                 }
             }
+            return metrics.gathered();
         }
 
         private void round(List<Minibatches.Batch> steps, Builder build, long stepOfIndexZero) {
@@ -250,6 +258,7 @@ public final class TrainingMasters {
                     .build();
             current.getConfiguration().setIterationCount(Math.toIntExact(step));
             SparkComputationGraph spark = new SparkComputationGraph(sc, current, tm);
+            spark.setListeners(metrics.listener());
             // slice w of the parallelized list is worker w's shares: one partition per worker
             spark.fit(sc.parallelize(shares, workers).map(building(build)));
             current = spark.getNetwork();
@@ -322,20 +331,26 @@ public final class TrainingMasters {
         private final int executors;
         private final int pairsPerStep;
         private final double fixedThreshold;
+        private final UpdateMetrics metrics;
 
         SharedTrainer(JavaSparkContext sc, ComputationGraph network, SharedTrainingMaster tm, int executors,
-                      int pairsPerStep, double fixedThreshold) {
+                      int pairsPerStep, double fixedThreshold, UpdateMetrics metrics) {
             this.sc = sc;
             this.tm = tm;
+            this.metrics = metrics;
             this.spark = new SparkComputationGraph(sc, network, tm);
+            this.spark.setListeners(metrics.listener());
             this.executors = executors;
             this.pairsPerStep = pairsPerStep;
             this.fixedThreshold = fixedThreshold;
         }
 
         @Override
-        public void fit(JavaRDD<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero) {
+        public List<UpdateMetrics.ScoredPair> fit(JavaRDD<Minibatches.Batch> minibatches, Builder build,
+                                                  long stepOfIndexZero) {
+            metrics.reset();
             spark.fit(minibatches.map(building(build)));
+            return metrics.gathered();
         }
 
         @Override

@@ -8,12 +8,15 @@ import com.typesafe.config.ConfigValueFactory;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
+import io.sgdpo.loss.PairLogProbs;
 import io.sgdpo.loss.PreferenceLoss;
 import io.sgdpo.nn.Decoder;
 import io.sgdpo.nn.DecoderConfig;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
+import io.sgdpo.nn.PairedLabels;
 import io.sgdpo.nn.PairedPreferenceLoss;
+import io.sgdpo.nn.SequenceLogProbs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -153,6 +156,68 @@ class TrainingMastersTest {
         double moved = Transforms.abs(loop.params().sub(start.params())).maxNumber().doubleValue();
         assertTrue(moved > 100 * FLOAT32_TOLERANCE, "the steps moved the parameters by only " + moved);
         assertClose(loop.params(), spark.params(), "parameters after 2 steps of 2 workers");
+    }
+
+    /**
+     * The pairs each update's forward pass scored come back to the driver: every pair of the chunk
+     * once, at the step it was trained at, with the log-probs of the parameters that step started
+     * from. Two workers score halves of each minibatch and the loop scores it whole, so the two agree
+     * to float32 rounding: 1e-4 on log-probs of order 1 (parameters agree to 1e-5, see above).
+     */
+    @Test
+    void eachUpdateReportsItsPairsScoredByTheParametersItStartedFrom() {
+        List<List<PairExample>> steps = minibatches(3, 4);
+        ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Sgd(0.5),
+                DataType.FLOAT);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
+
+        ComputationGraph loop = start.clone();
+        java.util.Map<Integer, PairLogProbs> expected = new java.util.HashMap<>();
+        java.util.Map<Integer, Long> stepOf = new java.util.HashMap<>();
+        for (int i = 0; i < steps.size(); i++) {
+            List<PairLogProbs> before = SequenceLogProbs.of(loop, layout, steps.get(i), loss, SEED, i);
+            for (int p = 0; p < before.size(); p++) {
+                int tag = PairedLabels.tagOf(steps.get(i).get(p).pairId());
+                expected.put(tag, before.get(p));
+                stepOf.put(tag, (long) i);
+            }
+            loop.fit(layout.build(steps.get(i), loss, SEED, i, DataType.FLOAT));
+        }
+
+        Config master = SgdpoConfig.reference().getConfig("train.master")
+                .withValue("kind", ConfigValueFactory.fromAnyRef("parameterAveraging"));
+        List<UpdateMetrics.ScoredPair> scored;
+        try (DistributedTrainer trainer = TrainingMasters.create(sc, start.clone(), master,
+                new TrainingMasters.Run(4, 2, null, 0.5, 0, SEED))) {
+            List<Minibatches.Batch> batches = new ArrayList<>();
+            for (int i = 0; i < steps.size(); i++) {
+                batches.add(new Minibatches.Batch(i, steps.get(i)));
+            }
+            scored = trainer.fit(sc.parallelize(batches, 2), (index, p) -> layout.build(p, loss, SEED, index,
+                    DataType.FLOAT), 0);
+        }
+        assertEquals(12, scored.size(), "every pair once");
+        assertEquals(expected.keySet(), new java.util.HashSet<>(scored.stream().map(UpdateMetrics.ScoredPair::tag)
+                .toList()));
+        for (int i = 1; i < scored.size(); i++) {
+            assertTrue(scored.get(i - 1).iteration() < scored.get(i).iteration()
+                    || scored.get(i - 1).tag() < scored.get(i).tag(), "ordered by (iteration, tag)");
+        }
+        for (UpdateMetrics.ScoredPair s : scored) {
+            assertEquals(stepOf.get(s.tag()), s.iteration(), "the step of pair " + s.tag());
+            PairLogProbs e = expected.get(s.tag());
+            assertArrayClose(e.policyChosen(), s.pair().policyChosen(), "chosen log-probs of pair " + s.tag());
+            assertArrayClose(e.policyRejected(), s.pair().policyRejected(), "rejected log-probs of pair " + s.tag());
+            assertArrayClose(e.refChosen(), s.pair().refChosen(), "reference log-probs of pair " + s.tag());
+        }
+    }
+
+    private static void assertArrayClose(double[] expected, double[] actual, String what) {
+        assertEquals(expected.length, actual.length, what);
+        for (int t = 0; t < expected.length; t++) {
+            assertEquals(expected[t], actual[t], 1e-4, what + " at " + t);
+        }
     }
 
     /** Trains the steps in chunks of {@code chunk} minibatches, as TrainJob does. */

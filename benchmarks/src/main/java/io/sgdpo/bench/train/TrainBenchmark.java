@@ -47,6 +47,10 @@ import org.nd4j.linalg.learning.config.Adam;
  * (3 x forward FLOPs of every processed position per second, over ND4J's float32 matmul rate
  * measured in the same run), the Spark/plain ratios and the local[2]/local[1] scaling. Every figure
  * is recorded per repeat with its median, min and max ({@link RepeatFigures}); ratios are of medians.
+ *
+ * <p>Then the job around the step ({@link JobVariants}): {@code sgdpo train} end to end on Spark
+ * local[2] with ParameterAveraging beside a plain fit of the same minibatches, in the same rounds,
+ * with the ratio of their tokens/s. {@code jobOnly} runs these two alone.
  */
 public final class TrainBenchmark {
 
@@ -62,7 +66,13 @@ public final class TrainBenchmark {
     private TrainBenchmark() {
     }
 
-    public static void run(int minibatches, int repeats, File outDir, PrintStream out) throws IOException {
+    /** The end-to-end job's variant and the plain fit of its minibatches. */
+    static final String JOB = "sgdpo train local[2] parameterAveraging, end to end";
+    static final String JOB_PLAIN = "plain fit of the job's minibatches";
+
+    public static void run(int minibatches, int repeats, boolean jobOnly, File outDir, PrintStream out)
+            throws IOException {
+        List<Variant> stepVariants = jobOnly ? List.of() : VARIANTS;
         Config config = SgdpoConfig.reference();
         DecoderConfig model = new DecoderConfig(512, config.getInt("model.dModel"), config.getInt("model.layers"),
                 config.getInt("model.heads"), 64, 0.0, 42);
@@ -90,20 +100,30 @@ public final class TrainBenchmark {
                 minibatches, pairsPerBatch, tokens, matmul / 1e9);
 
         // Other processes on the machine skew every figure: the 1-minute load average tells.
+        java.nio.file.Path jobWork = Files.createTempDirectory("sgdpo-bench-train");
+        JobVariants job = JobVariants.prepare(jobWork, minibatches, out);
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         Map<String, double[]> seconds = new LinkedHashMap<>();
-        for (Variant v : VARIANTS) {
+        for (Variant v : stepVariants) {
             seconds.put(v.name(), new double[repeats]);
         }
+        seconds.put(JOB_PLAIN, new double[repeats]);
+        seconds.put(JOB, new double[repeats]);
         for (int round = -1; round < repeats; round++) { // round -1 warms every variant up; variants take turns
-            for (Variant v : VARIANTS) {
-                double s = time(v, model, spec, batches, pairBatches, layout, loss, round + 2);
-                if (round >= 0) {
-                    seconds.get(v.name())[round] = s;
-                    out.printf("  round %d  %-36s %.2f s%n", round, v.name(), s);
+            Map<String, Double> times = new LinkedHashMap<>();
+            for (Variant v : stepVariants) {
+                times.put(v.name(), time(v, model, spec, batches, pairBatches, layout, loss, round + 2));
+            }
+            times.put(JOB_PLAIN, job.timePlain());
+            times.put(JOB, job.timeJob(round + 1));
+            if (round >= 0) {
+                for (Map.Entry<String, Double> t : times.entrySet()) {
+                    seconds.get(t.getKey())[round] = t.getValue();
+                    out.printf("  round %d  %-52s %.2f s%n", round, t.getKey(), t.getValue());
                 }
             }
         }
+        JobVariants.deleteRecursively(jobWork);
 
         double loadAfter = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
 
@@ -111,7 +131,8 @@ public final class TrainBenchmark {
         ObjectNode report = json.createObjectNode();
         report.put("benchmark", "train");
         report.put("date", Instant.now().toString());
-        report.put("command", "./sgdpo bench-train --minibatches " + minibatches + " --repeats " + repeats);
+        report.put("command", "./sgdpo bench-train --minibatches " + minibatches + " --repeats " + repeats
+                + (jobOnly ? " --job-only" : ""));
         report.put("model", model.toString());
         report.put("pairs_per_minibatch", pairsPerBatch);
         report.put("minibatches", minibatches);
@@ -123,11 +144,14 @@ public final class TrainBenchmark {
         report.set("machine", machine);
         Map<String, String> figures = new LinkedHashMap<>();
         figures.put("seconds", "wall-clock seconds to fit all minibatches once (Spark: fit, with the building of"
-                + " its DataSets; session start, RDD caching and stop excluded)");
+                + " its DataSets; session start, RDD caching and stop excluded); the end-to-end job: the whole"
+                + " TrainJob.run (reading shards, step-0 and later evals, metrics, checkpoints; session start and"
+                + " stop excluded)");
         figures.put("tokensPerSecond", "prompt + response tokens of both rows of every pair / seconds");
         figures.put("mfu", "3 x forward FLOPs of every processed position / seconds / ND4J float32 matmul FLOP/s");
         List<RepeatFigures.Ratio> ratioDefinitions = new ArrayList<>();
-        for (String master : List.of("parameterAveraging", "sharedTraining")) {
+        ratioDefinitions.add(new RepeatFigures.Ratio("job/plain", JOB, JOB_PLAIN));
+        for (String master : jobOnly ? List.<String>of() : List.of("parameterAveraging", "sharedTraining")) {
             ratioDefinitions.add(new RepeatFigures.Ratio(master + " local[1]/plain", "spark local[1] " + master,
                     "plain"));
             ratioDefinitions.add(new RepeatFigures.Ratio(master + " local[2]/plain", "spark local[2] " + master,
@@ -148,27 +172,38 @@ public final class TrainBenchmark {
                 .append(String.format("; 1-minute load average %.1f before, %.1f after.%n%n", loadBefore, loadAfter));
         md.append("| variant | median s | min s | max s | tokens/s | MFU |\n|---|---|---|---|---|---|\n");
         double flopsPerRun = 3.0 * model.forwardFlopsPerToken() * positions;
-        for (Variant v : VARIANTS) {
-            RepeatFigures f = new RepeatFigures().add("seconds", seconds.get(v.name()))
-                    .addRate("tokensPerSecond", tokens, seconds.get(v.name()))
-                    .addRate("mfu", flopsPerRun / matmul, seconds.get(v.name()));
+        for (String name : seconds.keySet()) {
+            boolean ofJob = name.equals(JOB) || name.equals(JOB_PLAIN);
+            RepeatFigures f = new RepeatFigures().add("seconds", seconds.get(name))
+                    .addRate("tokensPerSecond", ofJob ? job.tokens() : tokens, seconds.get(name))
+                    .addRate("mfu", ofJob ? job.flopsPerRun() / matmul : flopsPerRun / matmul, seconds.get(name));
             double tps = f.median("tokensPerSecond");
-            medianTps.put(v.name(), tps);
+            medianTps.put(name, tps);
             ObjectNode n = variants.addObject();
-            n.put(RepeatFigures.VARIANT, v.name());
+            n.put(RepeatFigures.VARIANT, name);
             n.put("median_s", f.median("seconds"));
             n.put("min_s", f.min("seconds"));
             n.put("max_s", f.max("seconds"));
             n.put("tokens_per_s", tps);
             n.put("mfu", f.median("mfu"));
             f.writeTo(n);
-            md.append(String.format("| %s | %.2f | %.2f | %.2f | %.0f | %.4f |%n", v.name(), f.median("seconds"),
+            md.append(String.format("| %s | %.2f | %.2f | %.2f | %.0f | %.4f |%n", name, f.median("seconds"),
                     f.min("seconds"), f.max("seconds"), tps, f.median("mfu")));
         }
         ObjectNode ratios = report.putObject("ratios");
         md.append("\nRatios of medians from the same run:\n\n");
-        double plain = medianTps.get("plain");
-        for (String master : List.of("parameterAveraging", "sharedTraining")) {
+        double jobRatio = medianTps.get(JOB) / medianTps.get(JOB_PLAIN);
+        ratios.put("job_over_plain", jobRatio);
+        md.append(String.format("- sgdpo train end to end / plain fit of its minibatches: %.2f (goal >= 0.8)%n",
+                jobRatio));
+        report.put("job_model", job.model());
+        report.put("job_settings", job.settings());
+        report.put("job_steps", job.steps());
+        report.put("job_tokens", job.tokens());
+        md.append("\nEnd-to-end job: ").append(job.model()).append("; ").append(job.settings()).append(", ")
+                .append(job.tokens()).append(" tokens; tokens/s of the job = those tokens / the whole TrainJob.run.\n");
+        Double plain = medianTps.get("plain");
+        for (String master : jobOnly ? List.<String>of() : List.of("parameterAveraging", "sharedTraining")) {
             double one = medianTps.get("spark local[1] " + master);
             double two = medianTps.get("spark local[2] " + master);
             ratios.put(master + "_local1_over_plain", one / plain);

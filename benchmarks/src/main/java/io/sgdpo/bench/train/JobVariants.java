@@ -1,0 +1,232 @@
+package io.sgdpo.bench.train;
+
+import com.typesafe.config.Config;
+import io.sgdpo.checkpoint.Checkpoints;
+import io.sgdpo.checkpoint.TrainingState;
+import io.sgdpo.config.SgdpoConfig;
+import io.sgdpo.loss.LossSpec;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.loss.PreferenceLoss;
+import io.sgdpo.nn.Decoder;
+import io.sgdpo.nn.DecoderConfig;
+import io.sgdpo.nn.LanguageModels;
+import io.sgdpo.nn.Optimization;
+import io.sgdpo.nn.PairExample;
+import io.sgdpo.nn.PairedBatch;
+import io.sgdpo.nn.PairedPreferenceLoss;
+import io.sgdpo.nn.SftLoss;
+import io.sgdpo.prep.PairSchema;
+import io.sgdpo.prep.PrepJob;
+import io.sgdpo.prep.ref.RefLogpsJob;
+import io.sgdpo.train.Minibatches;
+import io.sgdpo.train.PairShards;
+import io.sgdpo.train.TrainJob;
+import java.io.BufferedReader;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.Adam;
+
+/**
+ * The training job around the step: {@code sgdpo train} end to end ({@link TrainJob#run} on Spark
+ * local[2] with ParameterAveraging, the default {@code train.*} settings but {@code maxSteps}),
+ * beside a plain {@code ComputationGraph.fit} of the very minibatches that run trains on, from the
+ * same initial network. Both train on a prepared slice of the shared HH-RLHF file with reference
+ * log-probs of a randomly initialised decoder of the default {@code model.*} shape.
+ */
+final class JobVariants {
+
+    /**
+     * HH records prepped per step, plus {@link #EXTRA_RECORDS}: enough train pairs for one epoch of
+     * the steps at the default batch size (4) after prep's rejects and eval split.
+     */
+    private static final int RECORDS_PER_STEP = 5;
+    private static final int EXTRA_RECORDS = 40;
+
+    private final Path work;
+    private final Config config;
+    private final String data;
+    private final String init;
+    private final List<DataSet> batches;
+    private final long tokens;
+    private final long steps;
+    private final String model;
+    private final double flopsPerRun;
+
+    private JobVariants(Path work, Config config, String data, String init, List<DataSet> batches, long tokens,
+                        long steps, String model, double flopsPerRun) {
+        this.flopsPerRun = flopsPerRun;
+        this.work = work;
+        this.config = config;
+        this.data = data;
+        this.init = init;
+        this.batches = batches;
+        this.tokens = tokens;
+        this.steps = steps;
+        this.model = model;
+    }
+
+    /** Preps the data, scores it with a fresh decoder and lays out the minibatches the job will train on. */
+    static JobVariants prepare(Path work, int steps, PrintStream out) throws IOException {
+        deleteRecursively(work);
+        Files.createDirectories(work);
+        Path hh = Path.of(System.getProperty("sgdpo.shared.data", "../shared/data"),
+                "hh-rlhf/harmless-base-test.jsonl.gz");
+        if (!Files.isRegularFile(hh)) {
+            throw new IOException("HH file not found: " + hh + " (set -Dsgdpo.shared.data)");
+        }
+        Path slice = work.resolve("hh.jsonl");
+        slice(hh, RECORDS_PER_STEP * steps + EXTRA_RECORDS, slice);
+        Config config = SgdpoConfig.load(null, Map.of("train.maxSteps", String.valueOf(steps)));
+        String prep = work.resolve("prep").toString();
+        String data = work.resolve("data").toString();
+        SparkSession spark = session();
+        try {
+            PrepJob.run(spark, List.of(slice.toString()), prep, config);
+            int vocab = PairShards.vocabulary(spark, prep).size();
+            DecoderConfig shape = DecoderConfig.fromConfig(config.getConfig("model"), vocab);
+            ComputationGraph reference = Decoder.create(shape, new SftLoss(), new Adam(1e-3), DataType.FLOAT);
+            String init = new Checkpoints(FileSystem.getLocal(new Configuration()),
+                    new org.apache.hadoop.fs.Path(work.resolve("init").toUri()))
+                    .save(reference, TrainingState.initial(shape.seed())).toString();
+            RefLogpsJob.run(spark, prep, init, data, config);
+
+            // The job's minibatches, step by step: Minibatches.of per epoch, as TrainJob lays them out.
+            LossSpec spec = LossSpec.fromConfig(config.getConfig("loss"));
+            PreferenceLoss loss = Losses.create(spec);
+            int batchSize = config.getInt("train.batchSize");
+            long seed = config.getLong("train.seed");
+            PairedBatch layout = new PairedBatch(shape.maxLength(), PairShards.vocabulary(spark, prep).padId());
+            JavaRDD<PairExample> train = PairShards.readWithReference(spark, data, PairSchema.TRAIN).cache();
+            long perEpoch = train.count() / batchSize;
+            List<DataSet> batches = new ArrayList<>();
+            long tokens = 0;
+            for (long epoch = 1; batches.size() < steps; epoch++) {
+                List<Minibatches.Batch> epochBatches = new ArrayList<>(Minibatches.of(train, batchSize, seed, epoch,
+                        false, 2).collect());
+                epochBatches.sort(Comparator.comparingLong(Minibatches.Batch::index));
+                for (Minibatches.Batch b : epochBatches) {
+                    if (batches.size() == steps) {
+                        break;
+                    }
+                    long step = (epoch - 1) * perEpoch + b.index();
+                    batches.add(layout.build(b.pairs(), loss, seed, step, DataType.FLOAT));
+                    for (PairExample p : b.pairs()) {
+                        tokens += 2L * p.prompt().length + p.chosen().length + p.rejected().length;
+                    }
+                }
+            }
+            out.printf("bench-train: job variants on %d HH records: %d train pairs, %d steps of %d pairs, %d tokens;"
+                    + " %s%n", RECORDS_PER_STEP * steps + EXTRA_RECORDS, train.count(), steps, batchSize, tokens, shape);
+            double flops = 3.0 * shape.forwardFlopsPerToken() * 2L * batchSize * shape.maxLength() * steps;
+            return new JobVariants(work, config, data, init, batches, tokens, steps, shape.toString(), flops);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** Seconds of a plain {@code ComputationGraph.fit} over the job's minibatches, the job's network. */
+    double timePlain() throws IOException {
+        ComputationGraph policy = policy();
+        long start = System.nanoTime();
+        for (DataSet b : batches) {
+            policy.fit(b);
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    /** Seconds of one whole {@link TrainJob#run} (the Spark session's start and stop excluded). */
+    double timeJob(int round) throws IOException {
+        Path run = work.resolve("run-" + round);
+        deleteRecursively(run);
+        SparkSession spark = session();
+        try {
+            PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+            long start = System.nanoTime();
+            TrainJob.run(spark, data, init, run.toString(), config, false, quiet);
+            return (System.nanoTime() - start) / 1e9;
+        } finally {
+            spark.stop();
+            deleteRecursively(run);
+        }
+    }
+
+    long tokens() {
+        return tokens;
+    }
+
+    /** 3 x forward FLOPs of every padded position the steps process. */
+    double flopsPerRun() {
+        return flopsPerRun;
+    }
+
+    long steps() {
+        return steps;
+    }
+
+    String model() {
+        return model;
+    }
+
+    /** The job's settings that decide the work around the step. */
+    String settings() {
+        return String.format("train.logEvery %d, train.evalEvery %d, train.checkpointEvery %d, train.batchSize %d,"
+                        + " train.maxSteps %d, train.master.kind %s", config.getInt("train.logEvery"),
+                config.getInt("train.evalEvery"), config.getInt("train.checkpointEvery"),
+                config.getInt("train.batchSize"), steps, config.getString("train.master.kind"));
+    }
+
+    private ComputationGraph policy() throws IOException {
+        ComputationGraph reference = Checkpoints.load(init, new Configuration()).graph();
+        LossSpec spec = LossSpec.fromConfig(config.getConfig("loss"));
+        Optimization optimization = new Optimization(new Adam(config.getDouble("train.learningRate")),
+                config.getDouble("train.gradientClip"), 0);
+        return LanguageModels.withLoss(reference, new PairedPreferenceLoss(spec), optimization,
+                config.getDouble("model.dropout"));
+    }
+
+    private static SparkSession session() {
+        return SparkSession.builder().master("local[2]").appName("bench-train-job")
+                .config("spark.ui.enabled", "false").getOrCreate();
+    }
+
+    private static void slice(Path hh, int records, Path out) throws IOException {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(hh)),
+                StandardCharsets.UTF_8)); BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
+            String l;
+            for (int i = 0; i < records && (l = r.readLine()) != null; i++) {
+                w.write(l);
+                w.write('\n');
+            }
+        }
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
