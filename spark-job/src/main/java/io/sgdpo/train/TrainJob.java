@@ -1,8 +1,6 @@
 package io.sgdpo.train;
 
 import static io.sgdpo.config.ConfigurationException.require;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
