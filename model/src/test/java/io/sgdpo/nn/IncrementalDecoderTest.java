@@ -32,9 +32,9 @@ import org.nd4j.linalg.learning.config.Adam;
  * summation order in the products, RoPE and scaling applied in another order), so they differ by
  * rounding only: each product of length n <= 4d rounds with a relative error of about sqrt(n) u
  * (u = 2^-24, random-walk accumulation), compounded over 2 products per sublayer, 2 sublayers per
- * block and the head. 64 u per block and sublayer product, relative to the largest logit,
- * covers that with a margin of 10 (measured: below 1e-5 relative), and is 1,000 times smaller than
- * the smallest error a wrong position or mask causes here. Greedy ids must be identical: the top
+ * block and the head. 64 u per block and sublayer product, relative to the largest logit (about
+ * 1.2e-4 here), covers that with a wide margin (measured: at most 2.5e-6, under 1e-6 of the
+ * largest logit) and stays far below the errors of order 1 that a wrong position or mask causes. Greedy ids must be identical: the top
  * two logits of these models are far more than that tolerance apart.
  */
 class IncrementalDecoderTest {
@@ -130,13 +130,13 @@ class IncrementalDecoderTest {
         ComputationGraph graph = model(kind);
         List<int[]> prompts = List.of(new int[] {5}, new int[] {3, 9, 4, 1}, new int[] {7, 7, 2},
                 new int[] {8, 30, 2, 11, 6, 19, 25, 4, 13, 22, 17});
-        List<int[]> expected = uncachedGreedy(graph, prompts, -1, 20);
+        List<int[]> expected = uncachedGreedy(graph, prompts, -1, 8);
         Generator generator = new Generator(graph, LENGTH, -1, PAD);
-        List<int[]> together = generator.greedy(prompts, 20);
+        List<int[]> together = generator.greedy(prompts, 8);
         for (int i = 0; i < prompts.size(); i++) {
-            assertEquals(LENGTH - prompts.get(i).length, expected.get(i).length, "fills the length T");
+            assertEquals(Math.min(8, LENGTH - prompts.get(i).length), expected.get(i).length, "8 or up to T");
             assertArrayEquals(expected.get(i), together.get(i), kind + ": prompt " + i + " in a batch");
-            assertArrayEquals(expected.get(i), generator.greedy(prompts.get(i), 20), kind + ": prompt " + i + " alone");
+            assertArrayEquals(expected.get(i), generator.greedy(prompts.get(i), 8), kind + ": prompt " + i + " alone");
         }
         // an EOS that the second prompt produces at its third step: that row leaves the batch early
         int eos = expected.get(1)[2];
