@@ -261,7 +261,8 @@ public final class PeerBenchmark {
                     .add("peakRssMiB", toArray(c.peakMiB)).writeTo(v);
         }
         report.put("note", "Project: DL4J " + "1.0.0-M2.1 / ND4J CPU, ComputationGraph.fit, SequenceLogProbs.of,"
-                + " Generator.greedy (no key/value cache: every token reruns the forward over B x T padded positions)."
+                + " Generator.greedy (key/value cache, io.sgdpo.nn.IncrementalDecoder: the B prompts in one pass,"
+                + " then one token per prompt per step)."
                 + " PyTorch " + report.path("torch").asText() + " eager, the same models, loss, batch and Adam"
                 + " (bench/peer/torch_peer.py); generation with a key/value cache, and without one as a second"
                 + " variant. Both sides " + o.threads() + " threads, float32.");

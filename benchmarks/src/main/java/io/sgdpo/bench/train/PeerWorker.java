@@ -41,8 +41,8 @@ import org.nd4j.linalg.learning.config.Adam;
  *       ({@link PairedPreferenceLoss}, Adam 1e-4); work = 2B x T positions per step.</li>
  *   <li>ref: the reference pass, {@link SequenceLogProbs#of} (forward without gradient and the
  *       per-token log-probs of every response token); work = 2B x T positions per pass.</li>
- *   <li>gen: {@link Generator#greedy} of the B generation prompts, never stopping early;
- *       work = B x new tokens.</li>
+ *   <li>gen: {@link Generator#greedy} of the B generation prompts, never stopping early, with its
+ *       key/value cache; work = B x new tokens.</li>
  * </ul>
  * Each timed repeat runs the shape's steps per repeat after {@code W} untimed ones. The result
  * (every repeat's seconds, the work, VmHWM of the process, the JVM's heap) goes to {@code --out}
@@ -186,6 +186,9 @@ public final class PeerWorker {
         result.put("peakRssBytes", ProcessMemory.peakResidentBytes());
         result.put("rssBytes", ProcessMemory.residentBytes());
         result.put("parameters", graph.numParams());
+        if (figure.equals("gen")) {
+            result.put("kvCache", true);
+        }
         ObjectNode env = result.putObject("environment");
         env.put("java", System.getProperty("java.version"));
         env.put("maxHeapBytes", Runtime.getRuntime().maxMemory());
