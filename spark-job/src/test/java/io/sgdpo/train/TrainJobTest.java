@@ -210,7 +210,9 @@ class TrainJobTest {
                         org.apache.spark.sql.functions.slice(org.apache.spark.sql.functions.col("chosen_ids"), 1, 1))
                         .otherwise(org.apache.spark.sql.functions.col("chosen_ids")))
                 .write().parquet(new File(poisoned, "pairs").getPath());
-        java.nio.file.Files.copy(new File(fixture.data, "vocab.json").toPath(), new File(poisoned, "vocab.json").toPath());
+        for (String file : List.of("vocab.json", "_manifest.json")) { // what a ref-logps output holds beside its pairs
+            java.nio.file.Files.copy(new File(fixture.data, file).toPath(), new File(poisoned, file).toPath());
+        }
         String run = new File(work, "nan-run").getAbsolutePath();
         Config c = config(Map.of("train.maxSteps", "200", "train.checkpointEvery", "2", "train.evalEvery", "0",
                 "train.logEvery", "2"));
