@@ -342,7 +342,8 @@ public final class RefLogpsBenchmark {
                 .config("spark.ui.enabled", "false").getOrCreate();
     }
 
-    private static void slice(Path hh, int records, Path out) throws IOException {
+    /** The first {@code records} lines of a gzipped JSON Lines file (HH-RLHF), as plain text. */
+    public static void slice(Path hh, int records, Path out) throws IOException {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(hh)),
                 StandardCharsets.UTF_8)); BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
             String l;

@@ -1,6 +1,7 @@
 package io.sgdpo.bench.train;
 
 import com.typesafe.config.Config;
+import io.sgdpo.bench.prep.RefLogpsBenchmark;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.SgdpoConfig;
@@ -21,13 +22,9 @@ import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.train.Minibatches;
 import io.sgdpo.train.PairShards;
 import io.sgdpo.train.TrainJob;
-import java.io.BufferedReader;
-import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,7 +32,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import java.util.zip.GZIPInputStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.api.java.JavaRDD;
@@ -94,7 +90,7 @@ final class JobVariants {
             throw new IOException("HH file not found: " + hh + " (set -Dsgdpo.shared.data)");
         }
         Path slice = work.resolve("hh.jsonl");
-        slice(hh, RECORDS_PER_STEP * steps + EXTRA_RECORDS, slice);
+        RefLogpsBenchmark.slice(hh, RECORDS_PER_STEP * steps + EXTRA_RECORDS, slice);
         Config config = SgdpoConfig.load(null, Map.of("train.maxSteps", String.valueOf(steps)));
         String prep = work.resolve("prep").toString();
         String data = work.resolve("data").toString();
@@ -206,17 +202,6 @@ final class JobVariants {
     private static SparkSession session() {
         return SparkSession.builder().master("local[2]").appName("bench-train-job")
                 .config("spark.ui.enabled", "false").getOrCreate();
-    }
-
-    private static void slice(Path hh, int records, Path out) throws IOException {
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(new GZIPInputStream(Files.newInputStream(hh)),
-                StandardCharsets.UTF_8)); BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
-            String l;
-            for (int i = 0; i < records && (l = r.readLine()) != null; i++) {
-                w.write(l);
-                w.write('\n');
-            }
-        }
     }
 
     static void deleteRecursively(Path dir) throws IOException {
