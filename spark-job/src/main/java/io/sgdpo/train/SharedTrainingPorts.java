@@ -13,8 +13,10 @@ import org.nd4j.parameterserver.distributed.v2.transport.PortSupplier;
  * A single fixed port works only with one executor per host and no executor beside the driver:
  * two executor JVMs on one machine (a YARN node with several executors, or the loopback cluster of
  * bench/cluster.sh) would bind the same port and each take itself for the root. So the driver gets
- * {@code train.master.shared.port}, and each executor {@code train.master.shared.executorPort},
- * where 0 means any free UDP port of that executor's machine, chosen once per JVM.
+ * {@code train.master.shared.port}, and each executor {@code train.master.shared.executorPort}.
+ * For both, 0 means any free UDP port: the driver's is chosen when the run's master is built (DL4J
+ * sends it to the executors), so that two jobs on one machine, or a job beside a test JVM, do not
+ * take the same root port; an executor's is chosen once per JVM.
  *
  * <p>DL4J's own {@code VoidConfiguration.builder().unicastPort(p)} is lost when the configuration
  * is built (the supplier stays at DL4J's default 49876): the supplier is set on the built object.
@@ -27,8 +29,9 @@ final class SharedTrainingPorts implements PortSupplier {
     private final int driverPort;
     private final int executorPort;
 
+    /** @param driverPort the driver's port, 0 for a free one chosen now (on the driver) */
     SharedTrainingPorts(int driverPort, int executorPort) {
-        this.driverPort = driverPort;
+        this.driverPort = driverPort > 0 ? driverPort : freePort("the driver");
         this.executorPort = executorPort;
     }
 
@@ -44,13 +47,17 @@ final class SharedTrainingPorts implements PortSupplier {
 
     private static synchronized int freePortOfThisJvm() {
         if (executorPortInThisJvm < 0) {
-            try (DatagramSocket s = new DatagramSocket(0, InetAddress.getByName("0.0.0.0"))) {
-                executorPortInThisJvm = s.getLocalPort();
-            } catch (IOException e) {
-                throw new UncheckedIOException("no free UDP port for SharedTraining on this executor", e);
-            }
+            executorPortInThisJvm = freePort("this executor");
         }
         return executorPortInThisJvm;
+    }
+
+    private static int freePort(String where) {
+        try (DatagramSocket s = new DatagramSocket(0, InetAddress.getByName("0.0.0.0"))) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("no free UDP port for SharedTraining on " + where, e);
+        }
     }
 
     @Override

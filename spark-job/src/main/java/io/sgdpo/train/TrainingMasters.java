@@ -27,6 +27,7 @@ import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.schedule.FixedSchedule;
 import org.nd4j.linalg.schedule.ISchedule;
 import org.nd4j.parameterserver.distributed.conf.VoidConfiguration;
+import org.nd4j.parameterserver.distributed.v2.ModelParameterServer;
 
 /**
  * Builds the {@link DistributedTrainer} of DL4J's Spark training master named by
@@ -143,8 +144,9 @@ public final class TrainingMasters {
             throw new ConfigurationException("train.master.averagingFrequency must be >= 1, got " + averaging);
         }
         int port = master.getInt("shared.port");
-        if (port < 1 || port > 65535) {
-            throw new ConfigurationException("train.master.shared.port must be a UDP port, got " + port);
+        if (port < 0 || port > 65535) {
+            throw new ConfigurationException("train.master.shared.port must be a UDP port or 0 (any free port of "
+                    + "the driver), got " + port);
         }
         int executorPort = master.getInt("shared.executorPort");
         if (executorPort < 0 || executorPort > 65535) {
@@ -332,6 +334,7 @@ public final class TrainingMasters {
         private final int pairsPerStep;
         private final double fixedThreshold;
         private final UpdateMetrics metrics;
+        private final java.util.Set<Thread> pollersBefore;
 
         SharedTrainer(JavaSparkContext sc, ComputationGraph network, SharedTrainingMaster tm, int executors,
                       int pairsPerStep, double fixedThreshold, UpdateMetrics metrics) {
@@ -343,6 +346,7 @@ public final class TrainingMasters {
             this.executors = executors;
             this.pairsPerStep = pairsPerStep;
             this.fixedThreshold = fixedThreshold;
+            this.pollersBefore = AeronPollers.running();
         }
 
         @Override
@@ -376,9 +380,16 @@ public final class TrainingMasters {
                     SHARED_STEPS_PER_EXECUTOR_FIT * executors));
         }
 
+        /**
+         * Also stops this JVM's parameter server, which DL4J leaves running after the last fit: its
+         * Aeron media driver stops with it, but not the transport's subscription poller (see
+         * {@link AeronPollers}).
+         */
         @Override
         public void close() {
             tm.deleteTempFiles(sc);
+            ModelParameterServer.getInstance().shutdown();
+            AeronPollers.stopStartedSince(pollersBefore);
         }
     }
 }

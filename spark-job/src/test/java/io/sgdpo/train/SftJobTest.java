@@ -88,8 +88,11 @@ class SftJobTest {
         Config shared = ConfigFactory.parseMap(Map.of("train.master.kind", "sharedTraining", "sft.epochs", "1"))
                 .withFallback(config);
         String run = new File(work, "sft-shared").getAbsolutePath();
+        java.util.Set<Thread> before = AeronPollers.running();
         SftJob.Result r = SftJob.run(spark, new File(work, "prep").getAbsolutePath(), null, run, shared, false,
                 new PrintStream(System.out));
+        // DL4J's transport threads end with the run instead of polling for the rest of the JVM's life.
+        assertEquals(before, AeronPollers.running(), "SharedTraining's transport threads outlived the run");
         double untrained = (Double) r.metrics().get(0).get("eval_loss");
         double trained = (Double) r.metrics().get(1).get("eval_loss");
         System.out.printf("SFT (sharedTraining) eval loss: untrained %.4f -> after 1 epoch %.4f%n", untrained, trained);
