@@ -19,6 +19,7 @@ final class FrontierCommand extends JobCommand {
     void help(PrintStream s) {
         s.println("Usage: sgdpo frontier --model M --work DIR --output DIR [--prompts FILE... --heldout FILE...]");
         s.println("                      [--conf FILE] [-Dkey=value...]");
+        s.println("       sgdpo frontier --report DIR");
         s.println();
         s.println("  --model M          the reference (and initial policy): a Hugging Face folder or a checkpoint");
         s.println("  --work DIR         intermediate stages: prompts, pairs, prep, ref, runs (replaced run by run)");
@@ -28,6 +29,8 @@ final class FrontierCommand extends JobCommand {
         s.println("  --heldout FILE...  held-out prompt files, with --prompts");
         s.println("  --conf FILE        HOCON config file (frontier.*, sample.*, reward.*, train.*, prep.*, model.maxLength);");
         s.println("                     conf/frontier.conf is the recorded full run");
+        s.println("  --report DIR       write DIR's frontier.md and frontier.png again from its points.jsonl and");
+        s.println("                     config.conf (an earlier --output), training nothing");
         s.println();
         s.println("Samples on-policy pairs from the reference, trains every loss of frontier.losses at every beta of");
         s.println("frontier.betas with every seed of frontier.seeds for train.maxSteps steps, then samples every policy");
@@ -41,7 +44,7 @@ final class FrontierCommand extends JobCommand {
 
     @Override
     List<String> valueFlags() {
-        return List.of("--model", "--work", "--output");
+        return List.of("--model", "--work", "--output", "--report");
     }
 
     @Override
@@ -51,11 +54,16 @@ final class FrontierCommand extends JobCommand {
 
     @Override
     List<String> required(Args args) {
-        return List.of("--model", "--work", "--output");
+        return args.value("--report") != null ? List.of("--report") : List.of("--model", "--work", "--output");
     }
 
     @Override
     void validate(Args args) {
+        if (args.value("--report") != null && (args.value("--model") != null || args.value("--work") != null
+                || args.value("--output") != null
+                || !args.all("--prompts").isEmpty())) {
+            throw new ConfigurationException("--report rewrites an earlier output's report; it takes no other flag");
+        }
         if (args.all("--prompts").isEmpty() != args.all("--heldout").isEmpty()) {
             throw new ConfigurationException("--prompts and --heldout go together");
         }
@@ -63,6 +71,12 @@ final class FrontierCommand extends JobCommand {
 
     @Override
     void execute(Args args, Config config, SparkSession spark, PrintStream out) throws Exception {
+        if (args.value("--report") != null) {
+            FrontierJob.report(args.value("--report"), spark.sparkContext().hadoopConfiguration());
+            out.printf("frontier: %s and %s of %s written again%n", FrontierJob.TABLE, FrontierJob.PLOT,
+                    args.value("--report"));
+            return;
+        }
         List<String> prompts = args.all("--prompts");
         FrontierJob.Result r = FrontierJob.run(spark, args.value("--model"), prompts.isEmpty() ? null : prompts,
                 prompts.isEmpty() ? null : args.all("--heldout"), args.value("--work"), args.value("--output"),

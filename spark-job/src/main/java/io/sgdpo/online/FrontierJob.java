@@ -3,6 +3,7 @@ package io.sgdpo.online;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValueFactory;
 import io.sgdpo.config.ConfigurationException;
@@ -17,8 +18,10 @@ import io.sgdpo.train.MetricsFiles;
 import io.sgdpo.train.TrainJob;
 import java.awt.Color;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -283,7 +286,7 @@ public final class FrontierJob {
                 + " 1 (all tokens, at most %d new tokens); KL(pi || pi_ref) = mean over the samples of the summed"
                 + " per-token log-ratios. %d steps x %d pairs per run, learning rate %s.%n%n", reward.describe(),
                 s.heldOutSamples(), heldOut, config.getInt("sample.maxNewTokens"), config.getLong("train.maxSteps"),
-                config.getInt("train.batchSize"), config.getString("train.learningRate")));
+                config.getInt("train.batchSize"), String.valueOf(config.getDouble("train.learningRate"))));
         b.append("Mean +- standard deviation over seeds; the log-prob changes are the eval split's mean summed"
                 + " log-probs of the chosen and rejected responses, end of training minus step 0.\n\n");
         b.append("| loss | beta | seeds | reward | KL | change of logps/chosen | change of logps/rejected |\n");
@@ -300,8 +303,76 @@ public final class FrontierJob {
                         spread(group.stream().mapToDouble(Point::rejectedChange).toArray(), 2)));
             }
         }
-        b.append("\nEvery number comes from points.jsonl, whose rows name their samples file under samples/.\n");
+        b.append(FrontierComparison.markdown(points, s.losses(), s.seeds(), s.betas()));
+        b.append("\n## Every run\n\n| run | reward | KL | change of logps/chosen | change of logps/rejected |\n"
+                + "|---|---|---|---|---|\n");
+        for (Point p : points.subList(1, points.size())) {
+            b.append(String.format(Locale.ROOT, "| %s | %.4f | %.3f | %.2f | %.2f |%n", p.name(), p.reward(), p.kl(),
+                    p.chosenChange(), p.rejectedChange()));
+        }
+        b.append("\nEvery number comes from points.jsonl (these rows), whose rows name their samples file under"
+                + " samples/.\n");
         return b.toString();
+    }
+
+    /**
+     * Writes {@code frontier.md} and {@code frontier.png} of an earlier run again from its
+     * {@code points.jsonl} and {@code config.conf} (after a change to the report, without training
+     * anything again); the points, samples and config stay as they are.
+     */
+    public static void report(String output, Configuration hadoop) throws IOException {
+        Path out = new Path(output);
+        FileSystem fs = out.getFileSystem(hadoop);
+        Path pointsFile = new Path(out, POINTS);
+        Path configFile = new Path(out, CONFIG);
+        if (!fs.isFile(pointsFile) || !fs.isFile(configFile)) {
+            throw new ConfigurationException("--report " + output + ": not a frontier output (no " + POINTS + " or "
+                    + CONFIG + ")");
+        }
+        Config config;
+        try (InputStream in = fs.open(configFile)) {
+            config = ConfigFactory.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8))
+                    .withFallback(SgdpoConfig.reference()).resolve();
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ConfigurationException(configFile + ": " + e.getMessage());
+        }
+        Settings s = Settings.of(config);
+        List<Point> points = new ArrayList<>();
+        try (InputStream in = fs.open(pointsFile)) {
+            int line = 0;
+            for (String text : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                line++;
+                if (text.isBlank()) {
+                    continue;
+                }
+                try {
+                    points.add(JSON.readValue(text, Point.class));
+                } catch (IOException e) {
+                    throw new ConfigurationException(pointsFile + ", line " + line + ": not a point: "
+                            + e.getMessage());
+                }
+            }
+        }
+        if (points.isEmpty() || !"reference".equals(points.get(0).loss())) {
+            throw new ConfigurationException(pointsFile + ": the first row must be the reference's point");
+        }
+        int heldOut = s.heldOutPrompts();
+        Path referenceSamples = new Path(out, points.get(0).samples());
+        if (fs.isFile(referenceSamples)) {
+            try (InputStream in = fs.open(referenceSamples)) {
+                heldOut = (int) new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().count()
+                        / s.heldOutSamples();
+            }
+        }
+        Reward reward = Rewards.fromConfig(config, hadoop);
+        AtomicOutput.replaceString(fs, new Path(out, TABLE), table(points, s, config, reward, heldOut));
+        Path plot = new Path(out, PLOT);
+        Path tmp = new Path(out, "." + PLOT + ".tmp");
+        MetricsFiles.savePng(fs, List.of(frontierChart(points, s.losses()), mechanismChart(points, s.losses())), tmp);
+        fs.delete(plot, false);
+        if (!fs.rename(tmp, plot)) {
+            throw new IOException("cannot rename " + tmp + " to " + plot);
+        }
     }
 
     /** "mean +- sd" (sample standard deviation; mean alone for one value). */

@@ -9,6 +9,7 @@ import io.sgdpo.online.FrontierJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code sgdpo frontier} end to end at a tiny size on stories260K: story prompts, on-policy pairs,
  * prep, ref-logps, one beta and one seed of SGDPO and DPO, held-out sampling, the table and plot.
  */
+@Tag("spark")
 class FrontierCliTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -64,5 +66,18 @@ class FrontierCliTest {
         assertTrue(table.contains("| sgdpo | 0.1 | 1 |") && table.contains("| dpo | 0.1 | 1 |"), table);
         assertTrue(Files.size(out.resolve(FrontierJob.PLOT)) > 1000, "plot written");
         assertTrue(Files.readString(out.resolve(FrontierJob.CONFIG)).contains("trainPrompts"));
+        assertTrue(table.contains("## sgdpo at equal KL") && table.contains("| seed 1 | 0 - "), table);
+        assertTrue(table.contains("| sgdpo-beta0.1-seed1 | ") && table.contains("| dpo-beta0.1-seed1 | "), table);
+
+        // --report writes the report again from points.jsonl and config.conf alone: the same table.
+        Files.delete(out.resolve(FrontierJob.TABLE));
+        Files.delete(out.resolve(FrontierJob.PLOT));
+        CliRun again = CliRun.of("frontier", "--report", out.toString(), "-Dspark.master=local[1]");
+        assertEquals(0, again.code(), again.err() + again.out());
+        assertEquals(table, Files.readString(out.resolve(FrontierJob.TABLE)));
+        assertTrue(Files.size(out.resolve(FrontierJob.PLOT)) > 1000, "plot written again");
+        CliRun none = CliRun.of("frontier", "--report", dir.resolve("work").toString(), "-Dspark.master=local[1]");
+        assertEquals(Sgdpo.EXIT_USAGE, none.code(), none.err());
+        assertTrue(none.err().contains(FrontierJob.POINTS), none.err());
     }
 }
