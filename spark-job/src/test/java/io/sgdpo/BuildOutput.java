@@ -27,11 +27,12 @@ public final class BuildOutput {
         return root;
     }
 
-    /** The project version, passed by failsafe as sgdpo.version. */
+    /** The project version, passed by surefire and failsafe as sgdpo.version. */
     public static String version() {
         String v = System.getProperty("sgdpo.version");
         if (v == null || v.isBlank()) {
-            throw new IllegalStateException("system property sgdpo.version is not set (failsafe sets it)");
+            throw new IllegalStateException("system property sgdpo.version is not set (the build sets it for "
+                    + "surefire and failsafe)");
         }
         return v;
     }

@@ -24,6 +24,7 @@ import java.util.Set;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ends as a pair, a tie or a failure, each recorded reward is the reward of its recorded text, and
  * a bad reward file is an error naming its line.
  */
+@Tag("spark")
 class SamplePairsJobTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -28,6 +28,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * export) whose {@code provenance.json} leads from the trained checkpoint back to the raw data
  * file's SHA-256 and the commit.
  */
+@Tag("spark")
 class ProvenanceChainTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
