@@ -11,8 +11,10 @@ import java.util.Map;
  * Two losses' rewards at equal KL, the frontier's question. Each loss's frontier is a curve of
  * reward against KL(pi || pi_ref): its points (one per beta) sorted by KL, starting at the
  * reference (KL 0, the limit of no training), joined by straight lines. Two curves are compared at
- * {@value #GRID} KL values spread evenly over (0, the largest KL both reach]; a loss whose points
- * do not reach past KL 0 has nothing to compare.
+ * {@value #GRID} KL values spread evenly over a range, in two ranges: from the reference up to the
+ * largest KL both reach (below a loss's smallest measured KL its curve is the straight line from
+ * the reference, which a run at a larger beta might beat), and the range where both losses have
+ * measured points (which may be narrow, or empty).
  */
 final class FrontierComparison {
 
@@ -22,8 +24,8 @@ final class FrontierComparison {
     private FrontierComparison() {
     }
 
-    /** One comparison of loss a against loss b. */
-    record Row(String label, double maxKl, double meanDifference, double smallest, double largest) {
+    /** One comparison of loss a against loss b over [fromKl, toKl]. */
+    record Row(String label, double fromKl, double toKl, double meanDifference, double smallest, double largest) {
 
         boolean aAtOrAbove() {
             return smallest >= 0;
@@ -31,14 +33,16 @@ final class FrontierComparison {
     }
 
     /** Reward as a function of KL, piecewise linear through the points sorted by KL. */
-    record Curve(double[] kl, double[] reward) {
+    record Curve(double[] kl, double[] reward, double measuredMin, double measuredMax) {
 
         static Curve of(FrontierJob.Point reference, List<FrontierJob.Point> points) {
             List<double[]> xy = new ArrayList<>();
             xy.add(new double[] {0, reference.reward()});
             points.forEach(p -> xy.add(new double[] {p.kl(), p.reward()}));
             xy.sort(Comparator.comparingDouble(v -> v[0]));
-            return new Curve(xy.stream().mapToDouble(v -> v[0]).toArray(), xy.stream().mapToDouble(v -> v[1]).toArray());
+            return new Curve(xy.stream().mapToDouble(v -> v[0]).toArray(), xy.stream().mapToDouble(v -> v[1]).toArray(),
+                    points.stream().mapToDouble(FrontierJob.Point::kl).min().orElse(Double.NaN),
+                    points.stream().mapToDouble(FrontierJob.Point::kl).max().orElse(Double.NaN));
         }
 
         double maxKl() {
@@ -57,45 +61,59 @@ final class FrontierComparison {
         }
     }
 
-    /** a's curve minus b's at the grid; null when they share no KL above 0. */
+    /** a's curve minus b's from the reference up to the largest KL both reach; null when that is not above 0. */
     static Row compare(String label, Curve a, Curve b) {
         double max = Math.min(a.maxKl(), b.maxKl());
-        if (!(max > 0)) {
-            return null;
-        }
+        return max > 0 ? compare(label, a, b, 0, max) : null;
+    }
+
+    /** a's curve minus b's where both have measured points; null when they have no such range. */
+    static Row compareMeasured(String label, Curve a, Curve b) {
+        double from = Math.max(a.measuredMin(), b.measuredMin());
+        double to = Math.min(a.measuredMax(), b.measuredMax());
+        return to > from ? compare(label, a, b, from, to) : null;
+    }
+
+    /** At GRID values from + (to - from) k / GRID, k = 1..GRID (k = 0 too when from > 0). */
+    private static Row compare(String label, Curve a, Curve b, double from, double to) {
         double sum = 0;
+        int n = 0;
         double smallest = Double.POSITIVE_INFINITY;
         double largest = Double.NEGATIVE_INFINITY;
-        for (int k = 1; k <= GRID; k++) {
-            double x = max * k / GRID;
+        for (int k = from > 0 ? 0 : 1; k <= GRID; k++) {
+            double x = from + (to - from) * k / GRID;
             double d = a.at(x) - b.at(x);
             sum += d;
+            n++;
             smallest = Math.min(smallest, d);
             largest = Math.max(largest, d);
         }
-        return new Row(label, max, sum / GRID, smallest, largest);
+        return new Row(label, from, to, sum / n, smallest, largest);
     }
 
     /**
      * Loss a against loss b: seed by seed (each seed's curves), then the curves of the seed means
-     * (each beta's mean KL and mean reward).
+     * (each beta's mean KL and mean reward); from the reference, or where both were measured.
      */
-    static List<Row> rows(List<FrontierJob.Point> points, String a, String b, List<Long> seeds, List<Double> betas) {
+    static List<Row> rows(List<FrontierJob.Point> points, String a, String b, List<Long> seeds, List<Double> betas,
+                          boolean measured) {
         FrontierJob.Point reference = points.get(0);
         List<Row> out = new ArrayList<>();
+        List<String> labels = new ArrayList<>();
+        List<Curve[]> pairs = new ArrayList<>();
         for (long seed : seeds) {
-            Row r = compare("seed " + seed, Curve.of(reference, of(points, a, seed)), Curve.of(reference,
-                    of(points, b, seed)));
-            if (r != null) {
-                out.add(r);
-            }
+            labels.add("seed " + seed);
+            pairs.add(new Curve[] {Curve.of(reference, of(points, a, seed)), Curve.of(reference, of(points, b, seed))});
         }
         if (seeds.size() > 1) {
-            Row r = compare("means over seeds", Curve.of(reference, means(points, a, betas)),
-                    Curve.of(reference, means(points, b, betas)));
-            if (r != null) {
-                out.add(r);
-            }
+            labels.add("means over seeds");
+            pairs.add(new Curve[] {Curve.of(reference, means(points, a, betas)), Curve.of(reference,
+                    means(points, b, betas))});
+        }
+        for (int i = 0; i < labels.size(); i++) {
+            Curve[] c = pairs.get(i);
+            Row r = measured ? compareMeasured(labels.get(i), c[0], c[1]) : compare(labels.get(i), c[0], c[1]);
+            out.add(r != null ? r : new Row(labels.get(i), Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN));
         }
         return out;
     }
@@ -108,21 +126,32 @@ final class FrontierComparison {
         String a = losses.get(0);
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "%n## %s at equal KL%n%nEach loss's frontier: its points sorted by KL, "
-                + "from the reference (KL 0), joined by straight lines; two frontiers compared at %d KL values "
-                + "spread evenly up to the largest KL both reach. Reward difference %s minus the other loss:%n",
-                a, GRID, a));
+                + "from the reference (KL 0), joined by straight lines; two frontiers compared at %d KL values spread "
+                + "evenly over a range: from the reference to the largest KL both reach (below a loss's smallest "
+                + "measured KL its frontier is the straight line from the reference, which a larger beta might "
+                + "beat), and where both have measured points. Reward of %s minus the other loss's:%n", a, GRID, a));
         for (String b : losses.subList(1, losses.size())) {
-            List<Row> rows = rows(points, a, b, seeds, betas);
-            s.append(String.format(Locale.ROOT, "%n| %s vs %s | KL range | mean difference | smallest | largest | "
-                    + "%s >= %s at every KL |%n|---|---|---|---|---|---|%n", a, b, a, b));
-            for (Row r : rows) {
-                s.append(String.format(Locale.ROOT, "| %s | 0 - %.2f | %+.4f | %+.4f | %+.4f | %s |%n", r.label(),
-                        r.maxKl(), r.meanDifference(), r.smallest(), r.largest(), r.aAtOrAbove() ? "yes" : "no"));
+            for (boolean measured : new boolean[] {false, true}) {
+                List<Row> rows = rows(points, a, b, seeds, betas, measured);
+                s.append(String.format(Locale.ROOT, "%n| %s vs %s, %s | KL range | mean difference | smallest | largest"
+                        + " | %s >= %s at every KL |%n|---|---|---|---|---|---|%n", a, b,
+                        measured ? "where both were measured" : "from the reference", a, b));
+                for (Row r : rows) {
+                    if (Double.isNaN(r.meanDifference())) {
+                        s.append(String.format(Locale.ROOT, "| %s | none | - | - | - | - |%n", r.label()));
+                    } else {
+                        s.append(String.format(Locale.ROOT, "| %s | %.2f - %.2f | %+.4f | %+.4f | %+.4f | %s |%n",
+                                r.label(), r.fromKl(), r.toKl(), r.meanDifference(), r.smallest(), r.largest(),
+                                r.aAtOrAbove() ? "yes" : "no"));
+                    }
+                }
+                List<Row> perSeed = rows.stream().filter(r -> r.label().startsWith("seed ")
+                        && !Double.isNaN(r.meanDifference())).toList();
+                s.append(String.format(Locale.ROOT, "%n%s at or above %s at every compared KL in %d of %d seeds%s.%n",
+                        a, b, perSeed.stream().filter(Row::aAtOrAbove).count(), perSeed.size(),
+                        perSeed.size() < seeds.size() ? String.format(Locale.ROOT, " (%d without a range)",
+                                seeds.size() - perSeed.size()) : ""));
             }
-            long above = rows.stream().filter(r -> r.label().startsWith("seed ") && r.aAtOrAbove()).count();
-            long perSeed = rows.stream().filter(r -> r.label().startsWith("seed ")).count();
-            s.append(String.format(Locale.ROOT, "%n%s at or above %s at every compared KL in %d of %d seeds.%n", a, b,
-                    above, perSeed));
         }
         return s.toString();
     }

@@ -66,7 +66,7 @@ class FrontierCliTest {
         assertTrue(table.contains("| sgdpo | 0.1 | 1 |") && table.contains("| dpo | 0.1 | 1 |"), table);
         assertTrue(Files.size(out.resolve(FrontierJob.PLOT)) > 1000, "plot written");
         assertTrue(Files.readString(out.resolve(FrontierJob.CONFIG)).contains("trainPrompts"));
-        assertTrue(table.contains("## sgdpo at equal KL") && table.contains("| seed 1 | 0 - "), table);
+        assertTrue(table.contains("## sgdpo at equal KL") && table.contains("| seed 1 | 0.00 - "), table);
         assertTrue(table.contains("| sgdpo-beta0.1-seed1 | ") && table.contains("| dpo-beta0.1-seed1 | "), table);
 
         // --report writes the report again from points.jsonl and config.conf alone: the same table.
