@@ -22,7 +22,8 @@ final class FrontierCommand extends JobCommand {
         s.println("       sgdpo frontier --report DIR");
         s.println();
         s.println("  --model M          the reference (and initial policy): a Hugging Face folder or a checkpoint");
-        s.println("  --work DIR         intermediate stages: prompts, pairs, prep, ref, runs (replaced run by run)");
+        s.println("  --work DIR         intermediate stages: prompts, pairs, prep, ref, runs, samples; the same command");
+        s.println("                     again resumes an interrupted run from what it finished");
         s.println("  --output DIR       points.jsonl, frontier.md, frontier.png, samples/, config.conf; replaced as a whole");
         s.println("  --prompts FILE...  train prompt files (as sample-pairs reads them); default: story prompts");
         s.println("                     (frontier.trainPrompts of them)");

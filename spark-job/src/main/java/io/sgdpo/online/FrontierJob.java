@@ -15,6 +15,7 @@ import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import io.sgdpo.train.MetricsFiles;
+import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.TrainJob;
 import java.awt.Color;
 import java.io.IOException;
@@ -29,6 +30,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -46,7 +48,12 @@ import org.knowm.xchart.XYSeries;
  * reward, and KL(pi || pi_ref) estimated as the mean over those samples of the summed per-token
  * log-ratios log pi(y_t) - log pi_ref(y_t) (EOS included when drawn).
  *
- * <p>Intermediate stages go under the work folder (replaced run by run); the output folder gets
+ * <p>Intermediate stages go under the work folder: the prompts, pairs, prep, reference pass, each
+ * run's folder and each policy's held-out samples ({@code samples/NAME.jsonl}, renamed into place
+ * when complete). The work folder records the settings of its run ({@value #WORK_SETTINGS}): the
+ * same command again keeps every finished stage and run (a point is always the means of its
+ * samples file) and does the rest, so an interrupted run resumes; other settings there are an
+ * error. The output folder gets
  * {@code points.jsonl} (one row per policy, the reference first), {@code frontier.md} (the table,
  * means and standard deviations over seeds), {@code frontier.png} (reward against KL, one colour
  * per loss; and each run's change of the eval chosen and rejected log-probs during training),
@@ -135,6 +142,8 @@ public final class FrontierJob {
         Path workDir = new Path(work);
         FileSystem workFs = workDir.getFileSystem(hadoop);
         long t0 = System.nanoTime();
+        // A stage is done again when it is missing, and so is everything after it.
+        boolean fresh = !claimWork(workFs, workDir, settingsText(config, reference, prompts, heldOut), progress);
 
         if (prompts == null) {
             List<String> stories = StoryPrompts.shuffled(s.promptSeed(), s.trainPrompts() + s.heldOutPrompts());
@@ -144,13 +153,22 @@ public final class FrontierJob {
                     stories.subList(s.trainPrompts(), stories.size()), "heldout-"));
         }
         String pairs = new Path(workDir, "pairs").toString();
-        SamplePairsJob.run(spark, prompts, reference, null, pairs, config, progress);
+        fresh = fresh || !complete(workFs, pairs);
+        if (fresh) {
+            SamplePairsJob.run(spark, prompts, reference, null, pairs, config, progress);
+        }
         String prep = new Path(workDir, "prep").toString();
-        Config withTokenizer = config.withValue("tokenizer.from", ConfigValueFactory.fromAnyRef(reference));
-        PrepJob.run(spark, List.of(pairs + "/" + SamplePairsJob.PAIRS), prep, withTokenizer);
-        progress.printf("frontier: pairs prepped in %s%n", prep);
+        fresh = fresh || !complete(workFs, prep);
+        if (fresh) {
+            Config withTokenizer = config.withValue("tokenizer.from", ConfigValueFactory.fromAnyRef(reference));
+            PrepJob.run(spark, List.of(pairs + "/" + SamplePairsJob.PAIRS), prep, withTokenizer);
+            progress.printf("frontier: pairs prepped in %s%n", prep);
+        }
         String ref = new Path(workDir, "ref").toString();
-        RefLogpsJob.run(spark, prep, reference, ref, config);
+        fresh = fresh || !complete(workFs, ref);
+        if (fresh) {
+            RefLogpsJob.run(spark, prep, reference, ref, config);
+        }
 
         UserModel referenceModel = UserModel.open(reference, hadoop, config);
         TokenCodec tokenizer = SamplePairsJob.tokenizer(referenceModel, null, hadoop);
@@ -160,37 +178,61 @@ public final class FrontierJob {
         OnPolicySamples.Settings evalSampling = new OnPolicySamples.Settings(s.heldOutSamples(), 1.0, 0,
                 sampling.maxNewTokens(), s.evalSeed(), sampling.rowsPerPass(), sampling.partitions());
 
+        Path samplesDir = new Path(workDir, SAMPLES);
+        workFs.mkdirs(samplesDir);
+        Evaluator evaluator = new Evaluator(spark, workFs, samplesDir, tokenizer, reward, referenceScorer,
+                evalPrompts, evalSampling, progress);
+        List<Point> points = new ArrayList<>();
+        points.add(!fresh && workFs.isFile(evaluator.file("reference"))
+                ? evaluator.read("reference", "reference", 0, 0, Double.NaN, Double.NaN)
+                : evaluator.point("reference", "reference", 0, 0, referenceModel.graph(), Double.NaN, Double.NaN));
+        int total = s.losses().size() * s.betas().size() * s.seeds().size();
+        int done = 0;
+        int trainedHere = 0;
+        long trainStart = System.nanoTime();
+        for (String loss : s.losses()) {
+            for (double beta : s.betas()) {
+                for (long seed : s.seeds()) {
+                    String name = String.format(Locale.ROOT, "%s-beta%s-seed%d", loss, beta, seed);
+                    Path runDir = new Path(new Path(workDir, "runs"), name);
+                    if (!fresh && workFs.isFile(new Path(runDir, SamplePairsJob.MANIFEST))
+                            && workFs.isFile(evaluator.file(name))) {
+                        List<Map<String, Object>> rows = MetricsLog.open(workFs, new Path(runDir, "metrics/"
+                                + TrainJob.METRICS)).rows();
+                        points.add(evaluator.read(name, loss, beta, seed, change(rows, CHOSEN), change(rows, REJECTED)));
+                        done++;
+                        progress.printf("frontier: run %d/%d %s: trained and sampled before (%s)%n", done, total,
+                                name, runDir);
+                        continue;
+                    }
+                    double elapsed = (System.nanoTime() - trainStart) / 1e9;
+                    progress.printf("frontier: run %d/%d %s (%.0f s so far%s)%n", done + 1, total, name,
+                            (System.nanoTime() - t0) / 1e9, trainedHere == 0 ? "" : String.format(Locale.ROOT,
+                                    ", ETA %.0f s", elapsed / trainedHere * (total - done)));
+                    Config runConfig = config.withValue("loss.name", ConfigValueFactory.fromAnyRef(loss))
+                            .withValue("loss.beta", ConfigValueFactory.fromAnyRef(beta))
+                            .withValue("train.seed", ConfigValueFactory.fromAnyRef(seed));
+                    workFs.delete(runDir, true);
+                    TrainJob.Result trained = TrainJob.run(spark, ref, reference, runDir.toString(), runConfig,
+                            false, progress);
+                    ComputationGraph policy = UserModel.open(trained.checkpoint().toString(), hadoop, config)
+                            .graph();
+                    points.add(evaluator.point(name, loss, beta, seed, policy,
+                            change(trained.metrics(), CHOSEN), change(trained.metrics(), REJECTED)));
+                    done++;
+                    trainedHere++;
+                }
+            }
+        }
+
         AtomicOutput target = AtomicOutput.begin(fs, out);
         try {
-            fs.mkdirs(new Path(target.tmp(), SAMPLES));
-            Evaluator evaluator = new Evaluator(spark, fs, new Path(target.tmp(), SAMPLES), tokenizer, reward,
-                    referenceScorer, evalPrompts, evalSampling, progress);
-            List<Point> points = new ArrayList<>();
-            points.add(evaluator.point("reference", "reference", 0, 0, referenceModel.graph(), Double.NaN,
-                    Double.NaN));
-            int total = s.losses().size() * s.betas().size() * s.seeds().size();
-            int done = 0;
-            for (String loss : s.losses()) {
-                for (double beta : s.betas()) {
-                    for (long seed : s.seeds()) {
-                        String name = String.format(Locale.ROOT, "%s-beta%s-seed%d", loss, beta, seed);
-                        double elapsed = (System.nanoTime() - t0) / 1e9;
-                        progress.printf("frontier: run %d/%d %s (%.0f s so far%s)%n", done + 1, total, name, elapsed,
-                                done == 0 ? "" : String.format(Locale.ROOT, ", ETA %.0f s",
-                                        elapsed / done * (total - done)));
-                        Config runConfig = config.withValue("loss.name", ConfigValueFactory.fromAnyRef(loss))
-                                .withValue("loss.beta", ConfigValueFactory.fromAnyRef(beta))
-                                .withValue("train.seed", ConfigValueFactory.fromAnyRef(seed));
-                        Path runDir = new Path(new Path(workDir, "runs"), name);
-                        workFs.delete(runDir, true);
-                        TrainJob.Result trained = TrainJob.run(spark, ref, reference, runDir.toString(), runConfig,
-                                false, progress);
-                        ComputationGraph policy = UserModel.open(trained.checkpoint().toString(), hadoop, config)
-                                .graph();
-                        points.add(evaluator.point(name, loss, beta, seed, policy,
-                                change(trained.metrics(), CHOSEN), change(trained.metrics(), REJECTED)));
-                        done++;
-                    }
+            Path outSamples = new Path(target.tmp(), SAMPLES);
+            fs.mkdirs(outSamples);
+            for (Point p : points) {
+                Path from = new Path(workDir, p.samples());
+                if (!FileUtil.copy(workFs, from, fs, new Path(target.tmp(), p.samples()), false, hadoop)) {
+                    throw new IOException("cannot copy " + from + " into " + outSamples);
                 }
             }
             try (OutputStream os = fs.create(new Path(target.tmp(), POINTS), false)) {
@@ -202,11 +244,7 @@ public final class FrontierJob {
                     evalPrompts.size()));
             MetricsFiles.savePng(fs, List.of(frontierChart(points, s.losses()), mechanismChart(points, s.losses())),
                     new Path(target.tmp(), PLOT));
-            AtomicOutput.writeString(fs, new Path(target.tmp(), CONFIG), config.withOnlyPath("frontier")
-                    .withFallback(config.withOnlyPath("sample")).withFallback(config.withOnlyPath("reward"))
-                    .withFallback(config.withOnlyPath("train")).withFallback(config.withOnlyPath("loss"))
-                    .withFallback(config.withOnlyPath("prep")).withFallback(config.withOnlyPath("model"))
-                    .root().render(ConfigRenderOptions.defaults().setOriginComments(false)));
+            AtomicOutput.writeString(fs, new Path(target.tmp(), CONFIG), configText(config));
             target.commit();
         } finally {
             target.abortIfNotCommitted();
@@ -214,6 +252,58 @@ public final class FrontierJob {
         progress.printf("frontier: %d runs in %.0f s -> %s%n", s.losses().size() * s.betas().size() * s.seeds().size(),
                 (System.nanoTime() - t0) / 1e9, out);
         return new Result(out, s.losses().size() * s.betas().size() * s.seeds().size());
+    }
+
+    /** The file in the work folder naming the settings of the run it holds. */
+    public static final String WORK_SETTINGS = "frontier-settings.conf";
+    /** What a run puts in the work folder: cleared when a run of other settings starts there. */
+    private static final List<String> WORK_STAGES = List.of("prompts", "pairs", "prep", "ref", "runs", SAMPLES);
+
+    /** Everything the points depend on: the run's settings, the reference and the prompt files. */
+    private static String settingsText(Config config, String reference, List<String> prompts, List<String> heldOut) {
+        return configText(config) + "\n# reference: " + reference + "\n# prompts: "
+                + (prompts == null ? "story prompts" : prompts + ", held out: " + heldOut) + "\n";
+    }
+
+    /** The settings of a run, as config.conf records them. */
+    private static String configText(Config config) {
+        return config.withOnlyPath("frontier").withFallback(config.withOnlyPath("sample"))
+                .withFallback(config.withOnlyPath("reward")).withFallback(config.withOnlyPath("train"))
+                .withFallback(config.withOnlyPath("loss")).withFallback(config.withOnlyPath("prep"))
+                .withFallback(config.withOnlyPath("model"))
+                .root().render(ConfigRenderOptions.defaults().setOriginComments(false));
+    }
+
+    /**
+     * True when the work folder holds a run of the same settings, whose finished stages and runs are
+     * kept (an interrupted run resumes); otherwise clears what a run puts there and records these
+     * settings. A work folder of other settings is an error, not overwritten.
+     */
+    private static boolean claimWork(FileSystem fs, Path work, String settings, PrintStream progress)
+            throws IOException {
+        Path file = new Path(work, WORK_SETTINGS);
+        if (fs.isFile(file)) {
+            String before;
+            try (InputStream in = fs.open(file)) {
+                before = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            if (!before.equals(settings)) {
+                throw new ConfigurationException("--work " + work + " holds a frontier run of other settings (" + file
+                        + "): give another --work folder, or delete this one to start again");
+            }
+            progress.printf("frontier: %s holds a run of these settings: finished stages and runs are kept%n", work);
+            return true;
+        }
+        for (String stage : WORK_STAGES) {
+            fs.delete(new Path(work, stage), true);
+        }
+        AtomicOutput.replaceString(fs, file, settings);
+        return false;
+    }
+
+    /** Whether a stage's output in the work folder is complete (its manifest is written last). */
+    private static boolean complete(FileSystem fs, String dir) throws IOException {
+        return fs.isFile(new Path(dir, SamplePairsJob.MANIFEST));
     }
 
     /** Samples one policy on the held-out prompts and scores the samples: reward, and log-ratio to the reference. */
@@ -236,32 +326,59 @@ public final class FrontierJob {
             BatchSampler own = new BatchSampler(policy, tokenizer.eosId(), tokenizer.padId());
             double[] logp = own.logProbSums(promptIds, scored, sampling.rowsPerPass());
             double[] refLogp = reference.logProbSums(promptIds, scored, sampling.rowsPerPass());
-            double rewardSum = 0;
-            double klSum = 0;
-            String file = name + ".jsonl";
-            try (OutputStream os = fs.create(new Path(dir, file), false)) {
+            Path file = file(name);
+            Path tmp = new Path(dir, "." + file.getName() + ".tmp");
+            try (OutputStream os = fs.create(tmp, true)) {
                 for (int i = 0; i < samples.size(); i++) {
                     OnPolicySamples.Sample x = samples.get(i);
                     OnPolicySamples.Prompt p = byId.get(x.promptId());
                     String text = SamplePairsJob.completion(tokenizer, p.ids(), x.tokens());
-                    double r = reward.score(p.text(), text);
-                    rewardSum += r;
-                    klSum += logp[i] - refLogp[i];
                     ObjectNode line = JSON.createObjectNode();
                     line.put("prompt_id", x.promptId());
                     line.put("sample", x.index());
                     line.put("completion", text);
                     line.put("ended", x.ended());
-                    line.put("reward", r);
+                    line.put("reward", reward.score(p.text(), text));
                     line.put("logp", logp[i]);
                     line.put("ref_logp", refLogp[i]);
                     SamplePairsJob.writeLine(os, line);
                 }
             }
-            Point point = new Point(name, loss, beta, seed, rewardSum / samples.size(), klSum / samples.size(),
-                    chosenChange, rejectedChange, SAMPLES + "/" + file);
+            // Only a complete samples file carries the name a resumed run looks for.
+            fs.delete(file, false);
+            if (!fs.rename(tmp, file)) {
+                throw new IOException("cannot rename " + tmp + " to " + file);
+            }
+            return read(name, loss, beta, seed, chosenChange, rejectedChange);
+        }
+
+        Path file(String name) {
+            return new Path(dir, name + ".jsonl");
+        }
+
+        /** A policy's point: the means of its samples file, summed in its order. */
+        Point read(String name, String loss, double beta, long seed, double chosenChange, double rejectedChange)
+                throws IOException {
+            Path file = file(name);
+            double rewardSum = 0;
+            double klSum = 0;
+            int n = 0;
+            try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(fs.open(file),
+                    StandardCharsets.UTF_8))) {
+                for (String text = in.readLine(); text != null; text = in.readLine()) {
+                    com.fasterxml.jackson.databind.JsonNode x = JSON.readTree(text);
+                    rewardSum += x.path("reward").asDouble();
+                    klSum += x.path("logp").asDouble() - x.path("ref_logp").asDouble();
+                    n++;
+                }
+            }
+            if (n == 0) {
+                throw new IOException(file + " holds no samples");
+            }
+            Point point = new Point(name, loss, beta, seed, rewardSum / n, klSum / n, chosenChange, rejectedChange,
+                    SAMPLES + "/" + file.getName());
             progress.printf(Locale.ROOT, "frontier: %s: reward %.4f  KL %.3f  (%d held-out samples)%n", name,
-                    point.reward(), point.kl(), samples.size());
+                    point.reward(), point.kl(), n);
             return point;
         }
     }

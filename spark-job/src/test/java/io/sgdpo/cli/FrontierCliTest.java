@@ -26,15 +26,16 @@ class FrontierCliTest {
     void aTinyFrontierRunsEndToEnd(@TempDir Path dir) throws Exception {
         Path lexicon = Path.of(System.getProperty("user.dir")).getParent().resolve("conf/reward-sentiment.txt");
         Path out = dir.resolve("frontier");
-        CliRun r = CliRun.of("frontier", "--model", AlignOwnModelTest.sharedModel("stories260K").toString(),
-                "--work", dir.resolve("work").toString(), "--output", out.toString(),
-                "-Dfrontier.losses=sgdpo,dpo", "-Dfrontier.betas=0.1", "-Dfrontier.seeds=1",
-                "-Dfrontier.trainPrompts=24", "-Dfrontier.heldOutPrompts=4", "-Dfrontier.heldOutSamples=2",
-                "-Dsample.k=3", "-Dsample.maxNewTokens=12", "-Dreward.lexicon=" + lexicon,
-                "-Dmodel.maxLength=40", "-Dprep.maxPromptLength=24", "-Dprep.maxTotalLength=40",
-                "-Dprep.evalFraction=0.2", "-Dprep.maxRejectFraction=0.5",
-                "-Dtrain.maxSteps=4", "-Dtrain.batchSize=2", "-Dtrain.logEvery=2", "-Dtrain.evalEvery=4",
-                "-Dtrain.checkpointEvery=4", "-Dspark.master=local[2]");
+        String[] args = {"frontier", "--model", AlignOwnModelTest.sharedModel("stories260K").toString(),
+            "--work", dir.resolve("work").toString(), "--output", out.toString(),
+            "-Dfrontier.losses=sgdpo,dpo", "-Dfrontier.betas=0.1", "-Dfrontier.seeds=1",
+            "-Dfrontier.trainPrompts=24", "-Dfrontier.heldOutPrompts=4", "-Dfrontier.heldOutSamples=2",
+            "-Dsample.k=3", "-Dsample.maxNewTokens=12", "-Dreward.lexicon=" + lexicon,
+            "-Dmodel.maxLength=40", "-Dprep.maxPromptLength=24", "-Dprep.maxTotalLength=40",
+            "-Dprep.evalFraction=0.2", "-Dprep.maxRejectFraction=0.5",
+            "-Dtrain.maxSteps=4", "-Dtrain.batchSize=2", "-Dtrain.logEvery=2", "-Dtrain.evalEvery=4",
+            "-Dtrain.checkpointEvery=4", "-Dspark.master=local[2]"};
+        CliRun r = CliRun.of(args);
         assertEquals(0, r.code(), r.err() + r.out());
         assertTrue(r.out().contains("frontier: run 2/2 dpo-beta0.1-seed1"), r.out());
 
@@ -79,5 +80,25 @@ class FrontierCliTest {
         CliRun none = CliRun.of("frontier", "--report", dir.resolve("work").toString(), "-Dspark.master=local[1]");
         assertEquals(Sgdpo.EXIT_USAGE, none.code(), none.err());
         assertTrue(none.err().contains(FrontierJob.POINTS), none.err());
+
+        // The same command again, as after a crash: the second run's samples are gone (as if it had
+        // stopped while sampling), so it alone is trained and sampled again; the first is kept as
+        // it was, and every point is the same as before (bit-identical: the same files, summed in
+        // the same order; the second run is the same computation replayed on this machine).
+        Files.delete(dir.resolve("work/samples/dpo-beta0.1-seed1.jsonl"));
+        CliRun resumed = CliRun.of(args);
+        assertEquals(0, resumed.code(), resumed.err() + resumed.out());
+        assertTrue(resumed.out().contains("run 1/2 sgdpo-beta0.1-seed1: trained and sampled before"), resumed.out());
+        assertTrue(resumed.out().contains("frontier: run 2/2 dpo-beta0.1-seed1 ("), resumed.out());
+        assertTrue(!resumed.out().contains("sample-pairs:"), "the pairs were kept: " + resumed.out());
+        assertEquals(lines, Files.readAllLines(out.resolve(FrontierJob.POINTS)));
+
+        // Other settings in the same work folder: an error naming its settings file, nothing changed.
+        String[] other = java.util.Arrays.copyOf(args, args.length + 1);
+        other[args.length] = "-Dfrontier.evalSeed=12";
+        CliRun mismatch = CliRun.of(other);
+        assertEquals(Sgdpo.EXIT_USAGE, mismatch.code(), mismatch.err() + mismatch.out());
+        assertTrue(mismatch.err().contains(FrontierJob.WORK_SETTINGS), mismatch.err());
+        assertEquals(lines, Files.readAllLines(out.resolve(FrontierJob.POINTS)));
     }
 }
