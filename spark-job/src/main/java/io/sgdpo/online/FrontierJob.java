@@ -283,11 +283,7 @@ public final class FrontierJob {
             throws IOException {
         Path file = new Path(work, WORK_SETTINGS);
         if (fs.isFile(file)) {
-            String before;
-            try (InputStream in = fs.open(file)) {
-                before = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-            if (!before.equals(settings)) {
+            if (!readString(fs, file).equals(settings)) {
                 throw new ConfigurationException("--work " + work + " holds a frontier run of other settings (" + file
                         + "): give another --work folder, or delete this one to start again");
             }
@@ -299,6 +295,12 @@ public final class FrontierJob {
         }
         AtomicOutput.replaceString(fs, file, settings);
         return false;
+    }
+
+    private static String readString(FileSystem fs, Path file) throws IOException {
+        try (InputStream in = fs.open(file)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     /** Whether a stage's output in the work folder is complete (its manifest is written last). */
@@ -447,27 +449,24 @@ public final class FrontierJob {
                     + CONFIG + ")");
         }
         Config config;
-        try (InputStream in = fs.open(configFile)) {
-            config = ConfigFactory.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8))
-                    .withFallback(SgdpoConfig.reference()).resolve();
+        try {
+            config = ConfigFactory.parseString(readString(fs, configFile)).withFallback(SgdpoConfig.reference())
+                    .resolve();
         } catch (com.typesafe.config.ConfigException e) {
             throw new ConfigurationException(configFile + ": " + e.getMessage());
         }
         Settings s = Settings.of(config);
         List<Point> points = new ArrayList<>();
-        try (InputStream in = fs.open(pointsFile)) {
-            int line = 0;
-            for (String text : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-                line++;
-                if (text.isBlank()) {
-                    continue;
-                }
-                try {
-                    points.add(JSON.readValue(text, Point.class));
-                } catch (IOException e) {
-                    throw new ConfigurationException(pointsFile + ", line " + line + ": not a point: "
-                            + e.getMessage());
-                }
+        int line = 0;
+        for (String text : readString(fs, pointsFile).split("\n")) {
+            line++;
+            if (text.isBlank()) {
+                continue;
+            }
+            try {
+                points.add(JSON.readValue(text, Point.class));
+            } catch (IOException e) {
+                throw new ConfigurationException(pointsFile + ", line " + line + ": not a point: " + e.getMessage());
             }
         }
         if (points.isEmpty() || !"reference".equals(points.get(0).loss())) {
@@ -476,10 +475,7 @@ public final class FrontierJob {
         int heldOut = s.heldOutPrompts();
         Path referenceSamples = new Path(out, points.get(0).samples());
         if (fs.isFile(referenceSamples)) {
-            try (InputStream in = fs.open(referenceSamples)) {
-                heldOut = (int) new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().count()
-                        / s.heldOutSamples();
-            }
+            heldOut = (int) readString(fs, referenceSamples).lines().count() / s.heldOutSamples();
         }
         Reward reward = Rewards.fromConfig(config, hadoop);
         AtomicOutput.replaceString(fs, new Path(out, TABLE), table(points, s, config, reward, heldOut));
