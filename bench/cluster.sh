@@ -121,6 +121,7 @@ submit() {
     --conf "spark.executor.extraJavaOptions=$opts -Dai.djl.offline=true" \
     --conf spark.executorEnv.OPT_OUT_TRACKING=true \
     --conf spark.executorEnv.OMP_NUM_THREADS=1 \
+    --conf spark.executorEnv.OMP_WAIT_POLICY=PASSIVE \
     --conf spark.hadoop.fs.defaultFS=viewfs://sgdpo/ \
     --conf spark.hadoop.fs.viewfs.mounttable.sgdpo.linkFallback=file:/// \
     "$jar" "$@"

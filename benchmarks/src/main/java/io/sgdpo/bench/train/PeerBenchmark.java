@@ -201,6 +201,7 @@ public final class PeerBenchmark {
         machine.put("loadAverage1mBefore", Math.round(loadBefore * 1000) / 1000.0);
         machine.put("loadAverage1mAfter", Math.round(loadAfter * 1000) / 1000.0);
         machine.put("OPENBLAS_CORETYPE", String.valueOf(System.getenv("OPENBLAS_CORETYPE")));
+        machine.put("OMP_WAIT_POLICY", String.valueOf(System.getenv("OMP_WAIT_POLICY")));
         report.set("machine", machine);
         ObjectNode shapes = report.putObject("shapes");
         for (PeerShape s : o.shapes()) {
