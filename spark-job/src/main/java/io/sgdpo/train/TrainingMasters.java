@@ -200,6 +200,8 @@ public final class TrainingMasters {
         private final int workers;
         private final Run run;
         private final UpdateMetrics metrics;
+        /** Workers reuse their networks within this trainer's run ({@link ReusingParameterAveragingMaster}). */
+        private final String id = UUID.randomUUID().toString();
         private ComputationGraph current;
 
         ParameterAveragingTrainer(JavaSparkContext sc, ComputationGraph network, int averaging, int workers, Run run,
@@ -247,17 +249,17 @@ public final class TrainingMasters {
                 }
             }
             int rows = share * run.rowsPerPair();
-            ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(workers, rows)
-                    .batchSizePerWorker(rows)
-                    .averagingFrequency(steps.size())
-                    .workerPrefetchNumBatches(0)
-                    .repartionData(Repartition.Never)
-                    .rddTrainingApproach(RDDTrainingApproach.Direct)
-                    .storageLevel(null)
-                    .saveUpdater(true)
-                    .trainingHooks(new StepHook(step))
-                    .rngSeed(run.seed() * 0x9e3779b97f4a7c15L + step)
-                    .build();
+            ParameterAveragingTrainingMaster tm = new ReusingParameterAveragingMaster(
+                    new ParameterAveragingTrainingMaster.Builder(workers, rows)
+                            .batchSizePerWorker(rows)
+                            .averagingFrequency(steps.size())
+                            .workerPrefetchNumBatches(0)
+                            .repartionData(Repartition.Never)
+                            .rddTrainingApproach(RDDTrainingApproach.Direct)
+                            .storageLevel(null)
+                            .saveUpdater(true)
+                            .trainingHooks(new StepHook(step))
+                            .rngSeed(run.seed() * 0x9e3779b97f4a7c15L + step), id, shares.size());
             current.getConfiguration().setIterationCount(Math.toIntExact(step));
             SparkComputationGraph spark = new SparkComputationGraph(sc, current, tm);
             spark.setListeners(metrics.listener());
@@ -281,6 +283,7 @@ public final class TrainingMasters {
 
         @Override
         public void close() {
+            ReusingParameterAveragingMaster.forget(id);
         }
     }
 

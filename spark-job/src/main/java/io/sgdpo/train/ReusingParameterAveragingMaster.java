@@ -1,0 +1,162 @@
+package io.sgdpo.train;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.List;
+import org.apache.spark.api.java.JavaRDDLike;
+import org.apache.spark.broadcast.Broadcast;
+import org.deeplearning4j.core.storage.StatsStorageRouterProvider;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.deeplearning4j.spark.api.TrainingHook;
+import org.deeplearning4j.spark.api.WorkerConfiguration;
+import org.deeplearning4j.spark.api.worker.NetBroadcastTuple;
+import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingResult;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingWorker;
+
+/**
+ * DL4J's ParameterAveraging master whose workers keep their network from one averaging round of a
+ * run to the next. DL4J's own worker builds a new {@link ComputationGraph} from the broadcast
+ * configuration in every round, and a new network's first backward pass builds each SameDiff
+ * layer's gradient function: on a small decoder, where a round is one step, that was more work than
+ * the step. This worker takes an idle network built earlier in the same run in this JVM and
+ * overwrites its parameters, optimizer state, iteration and epoch counts and listeners with the
+ * round's, which is everything a fresh network takes from the broadcast: the round computes what it
+ * would on a fresh network, bit for bit (the resume tests compare a run that reused networks with
+ * one that started fresh).
+ *
+ * <p>A JVM keeps the idle networks of one run at a time (one per task slot that has trained in it);
+ * the first task of another run drops them, and {@link #forget} drops them at the end of a run
+ * (which reaches the executors only in local mode, where they are the driver's JVM).
+ */
+final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMaster {
+    private final String run;
+    private final long elements;
+
+    /**
+     * @param settings DL4J's settings of the master
+     * @param run      an id of the run, unique per trainer: networks are reused only within it
+     * @param elements the DataSets of the RDD this master will fit (one per worker and step)
+     */
+    ReusingParameterAveragingMaster(Builder settings, String run, long elements) {
+        super(settings);
+        this.run = run;
+        this.elements = elements;
+    }
+
+    /**
+     * The DataSets to fit, known beforehand: DL4J counts them with a Spark job of its own, which
+     * builds every minibatch's arrays once more before the training job builds them again.
+     */
+    @Override
+    protected <T, R extends JavaRDDLike<T, R>> long getTotalDataSetObjectCount(JavaRDDLike<T, R> data) {
+        return elements;
+    }
+
+    /** Drops this JVM's idle networks of the run. */
+    static void forget(String run) {
+        Idle.forget(run);
+    }
+
+    /** As DL4J's, with a worker that reuses its network (DL4J's worker keeps its broadcast private). */
+    @Override
+    public ParameterAveragingTrainingWorker getWorkerInstance(SparkComputationGraph graph) {
+        ComputationGraph network = graph.getNetwork();
+        NetBroadcastTuple tuple = new NetBroadcastTuple(network.getConfiguration(), network.params(),
+                network.getUpdater().getStateViewArray());
+        Broadcast<NetBroadcastTuple> broadcast = graph.getSparkContext().broadcast(tuple);
+        WorkerConfiguration configuration = new WorkerConfiguration(true, rddDataSetNumExamples, batchSizePerWorker,
+                averagingFrequency, prefetchNumBatches, collectTrainingStats);
+        return new Worker(broadcast, saveUpdater, configuration, trainingHookList, listeners, getRouterProvider(),
+                run);
+    }
+
+    /** A worker that starts from an idle network of its run where this JVM has one. */
+    static final class Worker extends ParameterAveragingTrainingWorker {
+        private static final long serialVersionUID = 1L;
+
+        private final Broadcast<NetBroadcastTuple> broadcast;
+        private final List<TrainingListener> listeners;
+        private final String run;
+
+        Worker(Broadcast<NetBroadcastTuple> broadcast, boolean saveUpdater, WorkerConfiguration configuration,
+               Collection<TrainingHook> hooks, Collection<TrainingListener> listeners,
+               StatsStorageRouterProvider router, String run) {
+            super(broadcast, saveUpdater, configuration, hooks, listeners, router);
+            this.broadcast = broadcast;
+            this.listeners = listeners == null ? List.of() : new ArrayList<>(listeners);
+            this.run = run;
+        }
+
+        @Override
+        public ComputationGraph getInitialModelGraph() {
+            ComputationGraph network = Idle.take(run);
+            if (network == null) {
+                return super.getInitialModelGraph();
+            }
+            // In local mode the broadcast value is the driver's own object: read it, never keep it.
+            NetBroadcastTuple tuple = broadcast.getValue();
+            network.setParams(tuple.getParameters());
+            if (tuple.getUpdaterState() != null) {
+                network.getUpdater().setStateViewArray(tuple.getUpdaterState());
+            }
+            ComputationGraphConfiguration sent = tuple.getGraphConfiguration();
+            network.getConfiguration().setIterationCount(sent.getIterationCount());
+            network.getConfiguration().setEpochCount(sent.getEpochCount());
+            // the listeners of this task (each task deserialises its own, with its own accumulators)
+            network.setListeners(new ArrayList<>(listeners));
+            return network;
+        }
+
+        /**
+         * DL4J's result holds views of the network's parameters and optimizer state, and Spark's
+         * aggregation adds into them: detached copies, so that the network can go back to the idle
+         * ones for the next round.
+         */
+        @Override
+        public ParameterAveragingTrainingResult getFinalResult(ComputationGraph network) {
+            ParameterAveragingTrainingResult result = super.getFinalResult(network);
+            ParameterAveragingTrainingResult detached = new ParameterAveragingTrainingResult(
+                    result.getParameters().dup(), result.getUpdaterState() == null ? null : result.getUpdaterState().dup(),
+                    result.getScore(), result.getListenerMetaData(), result.getListenerStaticInfo(),
+                    result.getListenerUpdates());
+            Idle.give(run, network);
+            return detached;
+        }
+    }
+
+    /** The idle networks of this JVM, of one run at a time. */
+    private static final class Idle {
+        private static String run;
+        private static final Deque<ComputationGraph> NETWORKS = new ArrayDeque<>();
+
+        private Idle() {
+        }
+
+        static synchronized ComputationGraph take(String of) {
+            if (!of.equals(run)) {
+                NETWORKS.clear();
+                run = of;
+            }
+            return NETWORKS.pollFirst();
+        }
+
+        static synchronized void give(String of, ComputationGraph network) {
+            if (of.equals(run)) {
+                NETWORKS.addFirst(network);
+            }
+        }
+
+        static synchronized void forget(String of) {
+            if (of.equals(run)) {
+                NETWORKS.clear();
+                run = null;
+            }
+        }
+    }
+}
