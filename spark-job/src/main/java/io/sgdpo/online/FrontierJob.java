@@ -1,5 +1,6 @@
 package io.sgdpo.online;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -10,6 +11,7 @@ import io.sgdpo.config.ConfigurationException;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.BatchMetrics;
 import io.sgdpo.output.AtomicOutput;
+import io.sgdpo.prep.Manifest;
 import io.sgdpo.prep.PrepJob;
 import io.sgdpo.prep.UserModel;
 import io.sgdpo.prep.ref.RefLogpsJob;
@@ -18,8 +20,10 @@ import io.sgdpo.train.MetricsFiles;
 import io.sgdpo.train.MetricsLog;
 import io.sgdpo.train.TrainJob;
 import java.awt.Color;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -195,8 +199,7 @@ public final class FrontierJob {
                 for (long seed : s.seeds()) {
                     String name = String.format(Locale.ROOT, "%s-beta%s-seed%d", loss, beta, seed);
                     Path runDir = new Path(new Path(workDir, "runs"), name);
-                    if (!fresh && workFs.isFile(new Path(runDir, SamplePairsJob.MANIFEST))
-                            && workFs.isFile(evaluator.file(name))) {
+                    if (!fresh && complete(workFs, runDir.toString()) && workFs.isFile(evaluator.file(name))) {
                         List<Map<String, Object>> rows = MetricsLog.open(workFs, new Path(runDir, "metrics/"
                                 + TrainJob.METRICS)).rows();
                         points.add(evaluator.read(name, loss, beta, seed, change(rows, CHOSEN), change(rows, REJECTED)));
@@ -305,7 +308,7 @@ public final class FrontierJob {
 
     /** Whether a stage's output in the work folder is complete (its manifest is written last). */
     private static boolean complete(FileSystem fs, String dir) throws IOException {
-        return fs.isFile(new Path(dir, SamplePairsJob.MANIFEST));
+        return fs.isFile(new Path(dir, Manifest.FILE));
     }
 
     /** Samples one policy on the held-out prompts and scores the samples: reward, and log-ratio to the reference. */
@@ -365,10 +368,9 @@ public final class FrontierJob {
             double rewardSum = 0;
             double klSum = 0;
             int n = 0;
-            try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(fs.open(file),
-                    StandardCharsets.UTF_8))) {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(fs.open(file), StandardCharsets.UTF_8))) {
                 for (String text = in.readLine(); text != null; text = in.readLine()) {
-                    com.fasterxml.jackson.databind.JsonNode x = JSON.readTree(text);
+                    JsonNode x = JSON.readTree(text);
                     rewardSum += x.path("reward").asDouble();
                     klSum += x.path("logp").asDouble() - x.path("ref_logp").asDouble();
                     n++;

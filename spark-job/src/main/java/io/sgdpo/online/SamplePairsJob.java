@@ -45,7 +45,7 @@ public final class SamplePairsJob {
     public static final String PAIRS = "pairs.jsonl";
     public static final String SAMPLES = "samples.jsonl";
     public static final String REJECTS = "rejects.jsonl";
-    public static final String MANIFEST = "_manifest.json";
+    public static final String MANIFEST = Manifest.FILE;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
