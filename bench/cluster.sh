@@ -21,8 +21,9 @@
 # Environment: SGDPO_CLUSTER_DIR (state, logs and work folders; default spark-job/target/cluster),
 # SGDPO_CLUSTER_WORKERS (2), SGDPO_WORKER_CORES (1), SGDPO_WORKER_MEMORY (3g),
 # SGDPO_EXECUTOR_MEMORY (2g), SGDPO_DRIVER_MEMORY (2g), SGDPO_SHARED_DATA (../shared/data),
-# JAVA (java on PATH). Every process this script starts is recorded in $SGDPO_CLUSTER_DIR/pids and
-# stopped by that id; `demo` stops the cluster on exit, also when a step fails.
+# SGDPO_CLUSTER_JAVA_OPTS (more JVM options for a submission's driver and executors), JAVA (java
+# on PATH). Every process this script starts is recorded in $SGDPO_CLUSTER_DIR/pids and stopped by
+# that id; `demo` stops the cluster on exit, also when a step fails.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -104,7 +105,7 @@ submit() {
   local url jar opts
   url="$(master_url)"
   jar="$(job_jar)"
-  opts="$(opens)"
+  opts="$(opens) ${SGDPO_CLUSTER_JAVA_OPTS:-}"
   # Client mode: this JVM is the driver. One executor per worker core, each fetching the job jar
   # from the driver; the Java options go to the driver (here) and to every executor; ND4J uses one
   # thread per executor core. The default file system is the local disk seen through viewfs, as
