@@ -22,7 +22,8 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class CausalAttention {
 
-    private static final double MASKED = -1e9;
+    /** The additive bias of a position a query may not look at: exactly 0 weight after the softmax. */
+    static final double MASKED = -1e9;
 
     private final int heads;
     private final int kvHeads;
@@ -38,15 +39,20 @@ public final class CausalAttention {
      * @param type     data type of the constants
      */
     public CausalAttention(SameDiff sd, int heads, int kvHeads, int headSize, int length, DataType type) {
-        if (kvHeads < 1 || heads % kvHeads != 0) {
-            throw new IllegalArgumentException("attention heads (" + heads + ") must be a multiple of key/value heads ("
-                    + kvHeads + ")");
-        }
+        requireGroups(heads, kvHeads);
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headSize = headSize;
         this.length = length;
         this.mask = sd.constant(causalBias(heads / kvHeads, length, type));
+    }
+
+    /** @throws IllegalArgumentException unless {@code heads} is a multiple of {@code kvHeads} >= 1 */
+    static void requireGroups(int heads, int kvHeads) {
+        if (kvHeads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("attention heads (" + heads + ") must be a multiple of key/value heads ("
+                    + kvHeads + ")");
+        }
     }
 
     /** The factor 1/sqrt(headSize) the queries must already carry when given to {@link #apply}. */

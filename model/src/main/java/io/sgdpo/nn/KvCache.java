@@ -27,8 +27,6 @@ import org.nd4j.linalg.indexing.SpecifiedIndex;
  */
 public final class KvCache {
 
-    private static final double MASKED = -1e9;
-
     private final int heads;
     private final int kvHeads;
     private final int headSize;
@@ -50,10 +48,7 @@ public final class KvCache {
      * @param capacity slots per row: the longest prompt plus the tokens still to be appended
      */
     KvCache(int layers, int heads, int kvHeads, int headSize, int[] start, int capacity, DataType type) {
-        if (kvHeads < 1 || heads % kvHeads != 0) {
-            throw new IllegalArgumentException("attention heads (" + heads + ") must be a multiple of key/value heads ("
-                    + kvHeads + ")");
-        }
+        CausalAttention.requireGroups(heads, kvHeads);
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headSize = headSize;
@@ -120,8 +115,8 @@ public final class KvCache {
                 for (int g = 0; g < rep; g++) {
                     int offset = ((r * rep + g) * n + i) * total;
                     // keys before the row's start are padding, keys after the query's slot are its future
-                    Arrays.fill(bias, offset, offset + Math.min(start[r], total), MASKED);
-                    Arrays.fill(bias, offset + slot + 1, offset + total, MASKED);
+                    Arrays.fill(bias, offset, offset + Math.min(start[r], total), CausalAttention.MASKED);
+                    Arrays.fill(bias, offset + slot + 1, offset + total, CausalAttention.MASKED);
                     anyMasked |= start[r] > 0 || slot + 1 < total;
                 }
             }
