@@ -4,7 +4,9 @@ import java.util.Map;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One pre-norm GPT block over {@code [mb, d, T]}:
@@ -12,8 +14,13 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   x = x + W_o . attention(LN1(x))        causal multi-head self-attention, heads of size d/h
  *   x = x + W_2 . gelu(W_1 . LN2(x) + b_1) + b_2
  * </pre>
- * Attention is {@link CausalAttention} with as many key/value heads as query heads, the queries
- * scaled before their product with the keys (as {@link DecoderStep} does in generation).
+ * Attention runs as batched rank-3 matrix products over {@code [mb*h, T, d/h]} (DL4J's tensorMmul
+ * has a broken backward pass); the causal mask is a constant additive bias of -1e9 above the
+ * diagonal, so a token never sees later positions, padding included.
+ *
+ * <p>Not {@link CausalAttention}, which the imported architectures use: the same attention laid out
+ * through it rounds differently in float32 (measured: another gold score in the cluster test), and
+ * the figures the README records for the decoder (demo, study, cluster) come from this layout.
  */
 public class TransformerBlock extends CompensatedSameDiffLayer {
 
@@ -45,15 +52,45 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
     protected SDVariable defineBody(SameDiff sd, SDVariable input, Map<String, SDVariable> p) {
         SDVariable x = toRows(input, modelWidth);
         SDVariable h = layerNorm(sd, x, p.get("gln1"), p.get("bln1"), modelWidth);
-        CausalAttention attention = new CausalAttention(sd, heads, heads, modelWidth / heads, length, input.dataType());
-        SDVariable q = h.mmul(p.get("wq")).add(p.get("bq")).mul(attention.queryScale());
+        SDVariable q = h.mmul(p.get("wq")).add(p.get("bq"));
         SDVariable k = h.mmul(p.get("wk")).add(p.get("bk"));
         SDVariable v = h.mmul(p.get("wv")).add(p.get("bv"));
-        x = x.add(attention.apply(sd, q, k, v).mmul(p.get("wo")).add(p.get("bo")));
+        SDVariable attended = attention(sd, splitHeads(q), splitHeads(k), splitHeads(v), input.dataType());
+        x = x.add(mergeHeads(attended).mmul(p.get("wo")).add(p.get("bo")));
 
         SDVariable h2 = layerNorm(sd, x, p.get("gln2"), p.get("bln2"), modelWidth);
         SDVariable mlp = sd.nn().gelu(h2.mmul(p.get("w1")).add(p.get("b1"))).mmul(p.get("w2")).add(p.get("b2"));
         return fromRows(x.add(mlp), modelWidth, length);
+    }
+
+    private SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, DataType type) {
+        SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(modelWidth / (double) heads));
+        SDVariable masked = scores.add(sd.constant(causalBias(length, type)));
+        SDVariable weights = sd.nn().softmax(masked, 2);
+        return sd.mmul(weights, v);
+    }
+
+    /** {@code [1, T, T]}: 0 on and below the diagonal, -1e9 above it. */
+    static INDArray causalBias(int length, DataType type) {
+        INDArray bias = Nd4j.zeros(type, 1, length, length);
+        for (int i = 0; i < length; i++) {
+            for (int j = i + 1; j < length; j++) {
+                bias.putScalar(new long[] {0, i, j}, CausalAttention.MASKED);
+            }
+        }
+        return bias;
+    }
+
+    /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}. */
+    private SDVariable splitHeads(SDVariable rows) {
+        int headSize = modelWidth / heads;
+        return rows.reshape(-1, length, heads, headSize).permute(0, 2, 1, 3).reshape(-1, length, headSize);
+    }
+
+    /** {@code [mb*h, T, d/h]} back to rows {@code [mb*T, d]}. */
+    private SDVariable mergeHeads(SDVariable perHead) {
+        int headSize = modelWidth / heads;
+        return perHead.reshape(-1, heads, length, headSize).permute(0, 2, 1, 3).reshape(-1, modelWidth);
     }
 
     /** Layer norm of rows {@code [n, d]} over d, with gain and bias of shape {@code [1, d]}. */
