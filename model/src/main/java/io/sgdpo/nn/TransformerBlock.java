@@ -6,7 +6,6 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One pre-norm GPT block over {@code [mb, d, T]}:
@@ -65,20 +64,9 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
 
     private SDVariable attention(SameDiff sd, SDVariable q, SDVariable k, SDVariable v, DataType type) {
         SDVariable scores = sd.mmul(q, k, false, true, false).mul(1.0 / Math.sqrt(modelWidth / (double) heads));
-        SDVariable masked = scores.add(sd.constant(causalBias(length, type)));
+        SDVariable masked = scores.add(sd.constant(CausalAttention.causalBias(1, length, type)));
         SDVariable weights = sd.nn().softmax(masked, 2);
         return sd.mmul(weights, v);
-    }
-
-    /** {@code [1, T, T]}: 0 on and below the diagonal, -1e9 above it. */
-    static INDArray causalBias(int length, DataType type) {
-        INDArray bias = Nd4j.zeros(type, 1, length, length);
-        for (int i = 0; i < length; i++) {
-            for (int j = i + 1; j < length; j++) {
-                bias.putScalar(new long[] {0, i, j}, CausalAttention.MASKED);
-            }
-        }
-        return bias;
     }
 
     /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}. */

@@ -132,7 +132,7 @@ final class LoopbackCluster implements AutoCloseable {
         // Each submission starts a driver and two executor JVMs that live a minute or two: C2's
         // compilations took almost half of their CPU time, and on 2 cores shared with the other test
         // JVM that is wall time. C1 alone cut the loopback cluster's prep, SFT, ref-logps and training
-        // submissions by 25 to 35%; Java's floating point is the same under either compiler, so every
+        // submissions by 18 to 36%; Java's floating point is the same under either compiler, so every
         // figure the test compares is unchanged (README, "Tests").
         pb.environment().putIfAbsent("SGDPO_CLUSTER_JAVA_OPTS", "-XX:TieredStopAtLevel=1");
         pb.environment().putAll(env);
