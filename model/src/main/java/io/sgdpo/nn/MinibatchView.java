@@ -34,7 +34,7 @@ public final class MinibatchView {
             throw new IllegalArgumentException("labels must have " + PairedLabels.CHANNELS
                     + " channels (PairedLabels), got shape " + Arrays.toString(labels2d.shape()));
         }
-        double[][] l = labels2d.toDoubleMatrix();
+        double[][] l = rows(labels2d);
         int n = l.length;
         int rows = 0;
         for (double[] row : l) {
@@ -80,6 +80,21 @@ public final class MinibatchView {
             }
         }
         return new MinibatchView(l, rows, selected, offsets, TokenLogProbs.of(logits2d, selected, targets));
+    }
+
+    /**
+     * The labels as Java rows, read in one copy: {@code toDoubleMatrix} reads them row by row, an
+     * ND4J view and its shape information per row (3-5% of a reference pass at the mid peer shape).
+     */
+    private static double[][] rows(INDArray labels2d) {
+        int n = (int) labels2d.size(0);
+        int channels = (int) labels2d.size(1);
+        double[] flat = labels2d.dup('c').data().asDouble();
+        double[][] rows = new double[n][];
+        for (int r = 0; r < n; r++) {
+            rows[r] = Arrays.copyOfRange(flat, r * channels, (r + 1) * channels);
+        }
+        return rows;
     }
 
     /** Number of rows (examples) of the minibatch. */

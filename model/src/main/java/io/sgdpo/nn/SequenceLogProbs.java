@@ -12,6 +12,12 @@ import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import org.deeplearning4j.util.TimeSeriesUtils;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.ResetPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -45,9 +51,31 @@ public final class SequenceLogProbs {
     }
 
     private static List<PairLogProbs> of(ComputationGraph decoder, DataSet batch) {
-        INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());
-        return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
+        try (MemoryWorkspace readOut = Nd4j.getWorkspaceManager().getAndActivateWorkspace(READ_OUT, READ_OUT_ID)) {
+            INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());
+            return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
+        }
     }
+
+    /**
+     * Where the logits and the read-out's temporaries of a pass live: a workspace of the calling
+     * thread, whose memory the next pass reuses. Allocated afresh, each [mb*T, V] array (32 MiB at
+     * the mid peer shape, 103 MiB at GPT-2's) costs a zeroing pass and page faults over all of it:
+     * 100 ms per 32 MiB on the 2-core development machine, where filling memory already mapped
+     * takes 6 ms, and nearly half of the mid shape's reference pass (bench-peer --profile). Only
+     * Java arrays leave it; the thread keeps the memory of its largest pass, as DL4J's own
+     * workspaces do for the layers.
+     */
+    private static final WorkspaceConfiguration READ_OUT = WorkspaceConfiguration.builder()
+            .initialSize(0)
+            .overallocationLimit(0.05)
+            .policyAllocation(AllocationPolicy.OVERALLOCATE)
+            .policyLearning(LearningPolicy.OVER_TIME)
+            .policyReset(ResetPolicy.BLOCK_LEFT)
+            .policySpill(SpillPolicy.REALLOCATE)
+            .build();
+
+    private static final String READ_OUT_ID = "SGDPO_SEQUENCE_READ_OUT";
 
     /**
      * The logits {@code [mb*T, V]}, row i + t*mb for example i at position t (DL4J's 3-D to 2-D
@@ -65,12 +93,16 @@ public final class SequenceLogProbs {
     static INDArray logits2d(ComputationGraph decoder, INDArray features) {
         GraphVertex head = decoder.getVertex(decoder.getConfiguration().getNetworkOutputs().get(0));
         int hiddenLayer = headInputLayer(decoder, head);
+        MemoryWorkspace current = Nd4j.getMemoryManager().getCurrentWorkspace();
         if (hiddenLayer < 0) {
-            return TimeSeriesUtils.reshape3dTo2d(decoder.output(false, features)[0]);
+            return TimeSeriesUtils.reshape3dTo2d(decoder.output(false, current, features)[0]);
         }
         Layer hiddenOf = decoder.getLayers()[hiddenLayer];
-        INDArray hidden = decoder.feedForward(new INDArray[] {features}, hiddenLayer, false)
-                .get(hiddenOf.conf().getLayer().getLayerName());
+        INDArray hidden;
+        try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+            hidden = decoder.feedForward(new INDArray[] {features}, hiddenLayer, false)
+                    .get(hiddenOf.conf().getLayer().getLayerName());
+        }
         INDArray hidden2d = TimeSeriesUtils.reshape3dTo2d(hidden);
         INDArray weight = head.getLayer().getParam(DefaultParamInitializer.WEIGHT_KEY);
         INDArray bias = head.getLayer().getParam(DefaultParamInitializer.BIAS_KEY);

@@ -54,6 +54,27 @@ class TokenLogProbsTest {
         }
     }
 
+    /**
+     * float32, where exp overflows above 88.7 and leaves the normal range below -87.3: one row far
+     * out of the unshifted range among ordinary rows must still come out right, which takes the
+     * shifted computation (without it the row's values are -infinity or lose their digits).
+     * Tolerance: float32 rounding of a log-sum-exp of magnitude up to about 110.
+     */
+    @Test
+    void oneRowOutsideTheUnshiftedRangeIsComputedWithTheShift() {
+        for (double offset : new double[] {0, 100, -100}) {
+            Nd4j.getRandom().setSeed(12);
+            INDArray z = Nd4j.randn(DataType.FLOAT, 9, 12).muli(3);
+            z.getRow(ROWS[0]).addi(offset);
+            z = z.dup('f');
+            double[] values = TokenLogProbs.of(z, ROWS, TARGETS).values();
+            INDArray exact = z.castTo(DataType.DOUBLE);
+            for (int j = 0; j < ROWS.length; j++) {
+                assertEquals(plainLogProb(exact, ROWS[j], TARGETS[j]), values[j], 5e-5, "offset " + offset + ", row " + j);
+            }
+        }
+    }
+
     @Test
     void gradientIsOnehotMinusSoftmaxOnScoredRowsAndZeroElsewhere() {
         for (char order : new char[] {'c', 'f'}) {
