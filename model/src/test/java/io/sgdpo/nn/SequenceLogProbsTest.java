@@ -52,9 +52,9 @@ class SequenceLogProbsTest {
             return r;
         }).get();
 
-        assertSame(results.get(0), results.get(1));
-        assertSame(freshLarge, results.get(2));
-        assertSame(freshLarge, results.get(3));
+        assertSameValues(results.get(0), results.get(1));
+        assertSameValues(freshLarge, results.get(2));
+        assertSameValues(freshLarge, results.get(3));
     }
 
     private static List<double[]> values(List<PairLogProbs> scored) {
@@ -66,7 +66,7 @@ class SequenceLogProbsTest {
         return out;
     }
 
-    private static void assertSame(List<double[]> expected, List<double[]> actual) {
+    private static void assertSameValues(List<double[]> expected, List<double[]> actual) {
         assertEquals(expected.size(), actual.size());
         for (int i = 0; i < expected.size(); i++) {
             assertArrayEquals(expected.get(i), actual.get(i), "sequence " + i);

@@ -215,14 +215,12 @@ class ClusterIT {
                         File work, double secondsSoFar) throws Exception {
         long start = System.nanoTime();
         List<LearningRecord.Run> runs = new ArrayList<>();
-        assertEquals((long) LOCAL_SEEDS.get(0), task.config.getLong("train.seed"),
-                "the cluster runs' seed is local mode's first");
+        long clusterSeed = task.config.getLong("train.seed");
+        assertEquals((long) LOCAL_SEEDS.get(0), clusterSeed, "the cluster runs' seed is local mode's first");
         List<LearningRecord.Run> localRuns = new ArrayList<>();
         for (long seed : LOCAL_SEEDS) {
-            boolean configured = seed == LOCAL_SEEDS.get(0);
-            Config config = configured ? task.config : task.config.withValue("train.seed",
-                    ConfigValueFactory.fromAnyRef(seed));
-            String name = configured ? "local mode" : "local mode, seed " + seed;
+            Config config = task.config.withValue("train.seed", ConfigValueFactory.fromAnyRef(seed));
+            String name = seed == clusterSeed ? "local mode" : "local mode, seed " + seed;
             File local = new File(work, "train-local-" + seed);
             long t = System.nanoTime();
             ByteArrayOutputStream localLog = new ByteArrayOutputStream();
@@ -239,8 +237,8 @@ class ClusterIT {
             LoopbackCluster.Submission s = ok(cluster.submit(null, task.args("train", "--data", ref, "--init", ckpt,
                     "--output", "file://" + dir.getAbsolutePath(), "-Dtrain.master.kind=" + master)), "train " + master);
             stage("train " + master, s);
-            runs.add(run(spark, task, ref, "cluster, " + master, "2 executors, seed " + task.config.getLong(
-                    "train.seed") + ", " + how(s.output()), dir, s.seconds()));
+            runs.add(run(spark, task, ref, "cluster, " + master, "2 executors, seed " + clusterSeed + ", "
+                    + how(s.output()), dir, s.seconds()));
         }
         Outcome reference = PipelineSteps.evaluate(spark, "reference (SFT)", ref, ckpt, uri(work, "eval-reference"),
                 task.gold, task.config, System.out);
