@@ -120,8 +120,13 @@ abstract class JobCommand implements Sgdpo.Command {
             err.println("sgdpo " + name() + ": configuration error: " + e.getMessage());
             return Sgdpo.EXIT_USAGE;
         }
-        SparkSession spark = needsSpark() ? session(name(), overrides) : null;
+        SparkSession spark = null;
+        TaskThreads threads = null;
         try {
+            if (needsSpark()) {
+                spark = session(name(), overrides);
+                threads = TaskThreads.inLocalMode(spark.sparkContext());
+            }
             execute(args, config, spark, out);
             return 0;
         } catch (ConfigurationException e) {
@@ -133,6 +138,9 @@ abstract class JobCommand implements Sgdpo.Command {
         } finally {
             if (spark != null) {
                 spark.stop();
+            }
+            if (threads != null) {
+                threads.close();
             }
         }
     }
@@ -168,7 +176,8 @@ abstract class JobCommand implements Sgdpo.Command {
 
     /**
      * The Spark session: spark.* overrides from the command line apply; without a master from
-     * there or from spark-submit, the job runs in local mode on every core.
+     * there or from spark-submit, the job runs in local mode on every core. On a cluster the
+     * executors get each task's share of native threads ({@link TaskThreads}).
      */
     static SparkSession session(String command, Map<String, String> overrides) {
         SparkConf conf = new SparkConf().setAppName("sgdpo " + command);
@@ -180,6 +189,7 @@ abstract class JobCommand implements Sgdpo.Command {
         if (!conf.contains("spark.master")) {
             conf.setMaster("local[*]");
         }
+        TaskThreads.forExecutors(conf);
         return SparkSession.builder().config(conf).getOrCreate();
     }
 }

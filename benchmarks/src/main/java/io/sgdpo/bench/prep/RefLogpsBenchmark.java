@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.sgdpo.checkpoint.Checkpoints;
+import io.sgdpo.cli.TaskThreads;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.nn.Decoder;
@@ -324,7 +325,7 @@ public final class RefLogpsBenchmark {
     static double sparkRun(String master, Path prep, Path ckpt, Path output, Config config) throws IOException {
         deleteRecursively(output);
         SparkSession spark = session(master);
-        try {
+        try (TaskThreads threads = TaskThreads.inLocalMode(spark.sparkContext())) { // as sgdpo ref-logps runs its tasks
             long t0 = System.nanoTime();
             RefLogpsJob.Result r = RefLogpsJob.run(spark, prep.toString(), ckpt.toString(), output.toString(), config);
             if (r.status() != RefLogpsJob.Status.BUILT) {

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.sgdpo.bench.prep.RefLogpsBenchmark;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
+import io.sgdpo.cli.TaskThreads;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
@@ -154,7 +155,7 @@ final class JobVariants {
         Path run = work.resolve("run-" + round);
         deleteRecursively(run);
         SparkSession spark = session();
-        try {
+        try (TaskThreads threads = TaskThreads.inLocalMode(spark.sparkContext())) { // as sgdpo train runs its tasks
             PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
             long start = System.nanoTime();
             TrainJob.run(spark, data, init, run.toString(), config, false, quiet);

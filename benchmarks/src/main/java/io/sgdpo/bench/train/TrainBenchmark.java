@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.sgdpo.cli.TaskThreads;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
@@ -232,7 +233,7 @@ public final class TrainBenchmark {
         }
         SparkSession spark = SparkSession.builder().config(new SparkConf().setMaster("local[" + v.cores() + "]")
                 .setAppName("bench-train").set("spark.ui.enabled", "false")).getOrCreate();
-        try {
+        try (TaskThreads threads = TaskThreads.inLocalMode(spark.sparkContext())) { // as sgdpo train runs its tasks
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Config master = ConfigFactory.parseMap(Map.of("kind", v.master(), "shared.port",
                     String.valueOf(40200 + 10 * round + v.cores()))).withFallback(SgdpoConfig.reference()
