@@ -73,7 +73,7 @@ public final class Decoder {
         if (c.dropout() > 0) {
             head.dropOut(new Dropout(1.0 - c.dropout())); // DL4J takes the retain probability
         }
-        g.addLayer(OUTPUT, head.build(), "norm");
+        g.addLayer(OUTPUT, VocabularyHead.of(head.build()), "norm");
         return g.setOutputs(OUTPUT).build();
     }
 

@@ -11,7 +11,7 @@ import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
  * A whole decoder language model as ONE DL4J SameDiff layer: token ids {@code [mb, 1, T]} (as
  * floats, like DL4J's embedding layers take them) in, vocabulary logits {@code [mb, V, T]} out.
  * A parameter-free {@code RnnLossLayer} after it applies the project's loss, which then sees the
- * logits exactly as it saw those of the {@link Decoder}'s {@code RnnOutputLayer}.
+ * logits exactly as it saw those of the {@link Decoder}'s {@link VocabularyHead}.
  *
  * <p>Why one layer: DL4J cannot share a parameter between two layers, and a head tied to the
  * token embedding (GPT-2, and Llama-family models with {@code tie_word_embeddings}) uses the same

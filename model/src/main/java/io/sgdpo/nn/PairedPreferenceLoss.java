@@ -162,7 +162,7 @@ public class PairedPreferenceLoss implements ILossFunction {
         for (PairLossResult r : e.results()) {
             perPair.add(new double[][] {r.gradChosen(), r.gradRejected()});
         }
-        INDArray gradient = Nd4j.zeros(preOutput.dataType(), preOutput.shape());
+        INDArray gradient = TokenLogProbs.zeroGradient(preOutput);
         e.view().backprop(perPair, ROWS_PER_PAIR, gradient);
         return gradient;
     }

@@ -84,14 +84,14 @@ public final class SequenceLogProbs {
      * The logits {@code [mb*T, V]}, row i + t*mb for example i at position t (DL4J's 3-D to 2-D
      * layout), of a forward pass without gradient.
      *
-     * <p>For a {@link Decoder}, whose head is an {@code RnnOutputLayer} with identity activation,
-     * the head's product is taken here, straight into that column-major layout: the same sgemm on
-     * the same operands as DL4J's, so the same numbers. DL4J's own inference path writes the
-     * product into a row-major array through a column-major temporary, copies it out of its
-     * workspace, again into the detached output, and {@code reshape3dTo2d} copies it back to
-     * column-major: four passes over the {@code [mb*T, V]} logits (103 MB at the GPT-2 shape)
-     * which took about a third of the reference pass there. Any other graph goes through
-     * {@code output}.
+     * <p>For a {@link Decoder}, whose head is an {@code RnnOutputLayer} ({@link VocabularyHead})
+     * with identity activation, the head's product is taken here, straight into that column-major
+     * layout: the same sgemm on the same operands as the layer's, so the same numbers. DL4J's own
+     * inference path copies the logits out of its workspace, again into the detached output, and
+     * {@code reshape3dTo2d} copies them back to column-major (with DL4J's own output layer, a
+     * fourth pass: the product through a column-major temporary into a row-major array): passes
+     * over the {@code [mb*T, V]} logits (103 MB at the GPT-2 shape) which took about a third of the
+     * reference pass there. Any other graph goes through {@code output}.
      */
     static INDArray logits2d(ComputationGraph decoder, INDArray features) {
         GraphVertex head = decoder.getVertex(decoder.getConfiguration().getNetworkOutputs().get(0));

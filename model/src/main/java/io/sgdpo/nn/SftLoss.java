@@ -81,7 +81,7 @@ public class SftLoss implements ILossFunction {
             perExample[i] = new double[view.logProbs(i).length];
             java.util.Arrays.fill(perExample[i], -1.0);
         }
-        INDArray gradient = Nd4j.zeros(preOutput.dataType(), preOutput.shape());
+        INDArray gradient = TokenLogProbs.zeroGradient(preOutput);
         view.backprop(perExample, (double) view.examples() / view.responseTokens(), gradient);
         return gradient;
     }

@@ -121,6 +121,14 @@ public final class TokenLogProbs {
     }
 
     /**
+     * A zero gradient for {@link #backprop}: the logits' shape, type and memory order, so that
+     * copying the logits into it is a straight copy (the vocabulary head's logits are column-major).
+     */
+    public static INDArray zeroGradient(INDArray logits) {
+        return Nd4j.create(logits.dataType(), logits.shape(), logits.ordering());
+    }
+
+    /**
      * Writes dL/dz into {@code gradient} ({@code [N, V]}, the logits' shape and data type, zero
      * outside the scored rows) given dL/dlogp of every scored row: dL/dz_j = g_j (onehot(y_j) -
      * softmax(z_j)).

@@ -3,6 +3,7 @@ package io.sgdpo.bench.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sgdpo.nn.VocabularyHead;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -219,7 +220,8 @@ public final class StepProfile {
             if (!layer.equals("loss read-out")) {
                 if (c.endsWith("SameDiffLayer") || c.contains(".samediff.")) {
                     layer = "SameDiff layers (blocks, positions, final norm)";
-                } else if (c.endsWith("RnnOutputLayer") || c.endsWith("BaseOutputLayer")) {
+                } else if (c.endsWith("RnnOutputLayer") || c.endsWith("BaseOutputLayer")
+                        || c.startsWith(VocabularyHead.class.getName())) {
                     layer = "output layer (vocabulary logits)";
                 } else if (c.endsWith("EmbeddingSequenceLayer")) {
                     layer = "token embedding";
