@@ -88,10 +88,10 @@ public class VocabularyHead extends RnnOutputLayer {
             }
             assertInputSet(forBackprop);
             applyDropOutIfNecessary(training, workspaceMgr);
-            INDArray in = input.castTo(dataType);
+            INDArray in = input.castTo(weight.dataType());
             INDArray logits = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, weight.dataType(),
                     new long[] {in.size(0), weight.size(1)}, 'f');
-            in.castTo(logits.dataType()).mmuli(weight, logits);
+            in.mmuli(weight, logits);
             if (hasBias()) {
                 logits.addiRowVector(getParam(DefaultParamInitializer.BIAS_KEY));
             }
