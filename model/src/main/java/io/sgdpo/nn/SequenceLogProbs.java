@@ -109,9 +109,8 @@ public final class SequenceLogProbs {
         INDArray hidden2d = TimeSeriesUtils.reshape3dTo2d(hidden);
         INDArray weight = head.getLayer().getParam(DefaultParamInitializer.WEIGHT_KEY);
         INDArray bias = head.getLayer().getParam(DefaultParamInitializer.BIAS_KEY);
-        INDArray logits = Nd4j.createUninitialized(weight.dataType(), new long[] {hidden2d.size(0), weight.size(1)}, 'f');
-        hidden2d.castTo(weight.dataType()).mmuli(weight, logits);
-        return bias == null ? logits : logits.addiRowVector(bias);
+        return VocabularyHead.product(hidden2d, weight, bias,
+                Nd4j.createUninitialized(weight.dataType(), new long[] {hidden2d.size(0), weight.size(1)}, 'f'));
     }
 
     /**

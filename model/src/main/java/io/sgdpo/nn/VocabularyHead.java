@@ -69,6 +69,18 @@ public class VocabularyHead extends RnnOutputLayer {
         return layer;
     }
 
+    /**
+     * {@code hidden W + b} into {@code logits}, a column-major {@code [rows, V]} array: one sgemm
+     * straight into it (the head's forward pass, and {@link SequenceLogProbs}'s read-out of a
+     * decoder's head).
+     *
+     * @param bias {@code [1, V]}, or null for a head without one
+     */
+    static INDArray product(INDArray hidden, INDArray weight, INDArray bias, INDArray logits) {
+        hidden.castTo(weight.dataType()).mmuli(weight, logits);
+        return bias == null ? logits : logits.addiRowVector(bias);
+    }
+
     /** DL4J's {@code RnnOutputLayer} with the logits' product taken into a column-major array. */
     static final class Impl extends org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer {
 
@@ -88,13 +100,9 @@ public class VocabularyHead extends RnnOutputLayer {
             }
             assertInputSet(forBackprop);
             applyDropOutIfNecessary(training, workspaceMgr);
-            INDArray in = input.castTo(weight.dataType());
-            INDArray logits = workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, weight.dataType(),
-                    new long[] {in.size(0), weight.size(1)}, 'f');
-            in.mmuli(weight, logits);
-            if (hasBias()) {
-                logits.addiRowVector(getParam(DefaultParamInitializer.BIAS_KEY));
-            }
+            INDArray logits = product(input, weight, hasBias() ? getParam(DefaultParamInitializer.BIAS_KEY) : null,
+                    workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, weight.dataType(),
+                            new long[] {input.size(0), weight.size(1)}, 'f'));
             if (maskArray != null) {
                 applyMask(logits);
             }
