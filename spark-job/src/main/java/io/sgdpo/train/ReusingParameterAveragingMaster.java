@@ -1,10 +1,12 @@
 package io.sgdpo.train;
 
+import java.io.Serializable;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.List;
+import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaRDDLike;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.core.storage.StatsStorageRouterProvider;
@@ -15,9 +17,12 @@ import org.deeplearning4j.spark.api.TrainingHook;
 import org.deeplearning4j.spark.api.WorkerConfiguration;
 import org.deeplearning4j.spark.api.worker.NetBroadcastTuple;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingResult;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingWorker;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * DL4J's ParameterAveraging master whose workers keep their network from one averaging round of a
@@ -30,6 +35,10 @@ import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingWorker;
  * round's, which is everything a fresh network takes from the broadcast: the round computes what it
  * would on a fresh network, bit for bit (the resume tests compare a run that reused networks with
  * one that started fresh).
+ *
+ * <p>The round's broadcast and the workers' results cross Java serialization packed ({@link
+ * PackedArray}) instead of through ND4J's element-by-element serialization; the averaging is
+ * DL4J's, sum for sum.
  *
  * <p>A JVM keeps the idle networks of one run at a time (one per task slot that has trained in it);
  * the first task of another run drops them, and {@link #forget} drops them at the end of a run
@@ -69,13 +78,108 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
     @Override
     public ParameterAveragingTrainingWorker getWorkerInstance(SparkComputationGraph graph) {
         ComputationGraph network = graph.getNetwork();
-        NetBroadcastTuple tuple = new NetBroadcastTuple(network.getConfiguration(), network.params(),
+        NetBroadcastTuple tuple = new PackedBroadcast(network.getConfiguration(), network.params(),
                 network.getUpdater().getStateViewArray());
         Broadcast<NetBroadcastTuple> broadcast = graph.getSparkContext().broadcast(tuple);
         WorkerConfiguration configuration = new WorkerConfiguration(true, rddDataSetNumExamples, batchSizePerWorker,
                 averagingFrequency, prefetchNumBatches, collectTrainingStats);
         return new Worker(broadcast, saveUpdater, configuration, trainingHookList, listeners, getRouterProvider(),
                 run);
+    }
+
+    /**
+     * DL4J's averaging of the workers' results, with their arrays packed for the way from the
+     * executors to the driver ({@link PackedArray}): the same sums in the same order (each partition's
+     * result, then Spark's tree of partial sums), divided by the number of results, set into the
+     * network with the mean score. Training statistics, which the project never asks for, take DL4J's
+     * own path.
+     */
+    @Override
+    protected void processResults(SparkDl4jMultiLayer network, SparkComputationGraph graph,
+                                  JavaRDD<ParameterAveragingTrainingResult> results, int splitNum, int totalSplits) {
+        if (network != null || getIsCollectTrainingStats()) {
+            super.processResults(network, graph, results, splitNum, totalSplits);
+            return;
+        }
+        ResultSum sum = results.treeAggregate(null, ResultSum::add, ResultSum::combine, aggregationDepth);
+        if (sum != null) {
+            ComputationGraph g = graph.getNetwork();
+            g.setParams(sum.parameters.unpack().divi(sum.count));
+            if (sum.updaterState != null) {
+                g.getUpdater().setStateViewArray(sum.updaterState.unpack().divi(sum.count));
+            }
+            graph.setScore(sum.scoreSum / sum.count);
+            g.getConfiguration().setIterationCount(g.getConfiguration().getIterationCount() + averagingFrequency);
+        }
+        Nd4j.getExecutioner().commit();
+    }
+
+    /** Workers' results added up: parameters, optimizer state and scores, and how many. */
+    static final class ResultSum implements Serializable {
+        private static final long serialVersionUID = 1L;
+        private final PackedArray parameters;
+        private final PackedArray updaterState;
+        private final double scoreSum;
+        private final int count;
+
+        private ResultSum(PackedArray parameters, PackedArray updaterState, double scoreSum, int count) {
+            this.parameters = parameters;
+            this.updaterState = updaterState;
+            this.scoreSum = scoreSum;
+            this.count = count;
+        }
+
+        static ResultSum add(ResultSum sum, ParameterAveragingTrainingResult result) {
+            ResultSum one = new ResultSum(PackedArray.of(result.getParameters()),
+                    PackedArray.of(result.getUpdaterState()), result.getScore(), 1);
+            return combine(sum, one);
+        }
+
+        static ResultSum combine(ResultSum a, ResultSum b) {
+            if (a == null || b == null) {
+                return a == null ? b : a;
+            }
+            return new ResultSum(PackedArray.of(a.parameters.unpack().addi(b.parameters.unpack())),
+                    a.updaterState == null ? null
+                            : PackedArray.of(a.updaterState.unpack().addi(b.updaterState.unpack())),
+                    a.scoreSum + b.scoreSum, a.count + b.count);
+        }
+    }
+
+    /**
+     * A round's broadcast that Java-serializes its parameters and optimizer state packed: Spark
+     * serializes every broadcast into its blocks, in local mode too.
+     */
+    static final class PackedBroadcast extends NetBroadcastTuple {
+        private static final long serialVersionUID = 1L;
+
+        PackedBroadcast(ComputationGraphConfiguration configuration, INDArray parameters, INDArray updaterState) {
+            super(configuration, parameters, updaterState);
+        }
+
+        private Object writeReplace() {
+            return new Packed(getGraphConfiguration(), PackedArray.of(getParameters()),
+                    PackedArray.of(getUpdaterState()));
+        }
+
+        /** What goes on the wire; read back as DL4J's tuple. */
+        private static final class Packed implements Serializable {
+            private static final long serialVersionUID = 1L;
+            private final ComputationGraphConfiguration configuration;
+            private final PackedArray parameters;
+            private final PackedArray updaterState;
+
+            Packed(ComputationGraphConfiguration configuration, PackedArray parameters, PackedArray updaterState) {
+                this.configuration = configuration;
+                this.parameters = parameters;
+                this.updaterState = updaterState;
+            }
+
+            private Object readResolve() {
+                return new NetBroadcastTuple(configuration, parameters.unpack(),
+                        updaterState == null ? null : updaterState.unpack());
+            }
+        }
     }
 
     /** A worker that starts from an idle network of its run where this JVM has one. */

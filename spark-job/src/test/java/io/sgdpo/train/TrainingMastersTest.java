@@ -1,5 +1,6 @@
 package io.sgdpo.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,12 +28,19 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.samediff.AbstractSameDiffLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.api.Repartition;
+import org.deeplearning4j.spark.api.worker.NetBroadcastTuple;
+import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
@@ -156,6 +164,77 @@ class TrainingMastersTest {
         double moved = Transforms.abs(loop.params().sub(start.params())).maxNumber().doubleValue();
         assertTrue(moved > 100 * FLOAT32_TOLERANCE, "the steps moved the parameters by only " + moved);
         assertClose(loop.params(), spark.params(), "parameters after 2 steps of 2 workers");
+    }
+
+    /**
+     * A round of the project's master (its broadcast and results packed, {@link PackedArray}) leaves
+     * the network as DL4J's own master does, bit for bit: the same step on each worker from the same
+     * parameters, and the same sums of their results in the same order, on the same machine.
+     */
+    @Test
+    void aPackedRoundAveragesExactlyWhatDl4jsOwnRoundAverages() {
+        List<PairExample> minibatch = minibatches(1, 4).get(0);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
+        List<DataSet> shares = List.of(layout.build(minibatch.subList(0, 2), loss, SEED, 0, DataType.FLOAT),
+                layout.build(minibatch.subList(2, 4), loss, SEED, 0, DataType.FLOAT));
+        ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
+                DataType.FLOAT);
+
+        SparkComputationGraph dl4j = new SparkComputationGraph(sc, start.clone(), oneRound().build());
+        dl4j.fit(sc.parallelize(shares, 2));
+        String run = "packed-round-test";
+        SparkComputationGraph packed = new SparkComputationGraph(sc, start.clone(),
+                new ReusingParameterAveragingMaster(oneRound(), run, shares.size()));
+        packed.fit(sc.parallelize(shares, 2));
+        ReusingParameterAveragingMaster.forget(run);
+
+        ComputationGraph expected = dl4j.getNetwork();
+        ComputationGraph actual = packed.getNetwork();
+        assertTrue(Transforms.abs(expected.params().sub(start.params())).maxNumber().doubleValue() > 0,
+                "the round changed nothing");
+        assertArrayEquals(expected.params().toFloatVector(), actual.params().toFloatVector(), 0f, "parameters");
+        assertArrayEquals(expected.getUpdater().getStateViewArray().toFloatVector(),
+                actual.getUpdater().getStateViewArray().toFloatVector(), 0f, "Adam's state");
+        assertEquals(dl4j.getScore(), packed.getScore(), 0.0, "mean score");
+        assertEquals(expected.getConfiguration().getIterationCount(), actual.getConfiguration().getIterationCount());
+    }
+
+    /** The broadcast of a round comes back from Java serialization as DL4J's tuple with the same arrays. */
+    @Test
+    void aPackedBroadcastReadsBackAsDl4jsTuple() throws Exception {
+        ComputationGraph network = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
+                DataType.FLOAT);
+        network.getUpdater().getStateViewArray().assign(Nd4j.rand(DataType.FLOAT,
+                network.getUpdater().getStateViewArray().shape()));
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(new ReusingParameterAveragingMaster.PackedBroadcast(network.getConfiguration(),
+                    network.params(), network.getUpdater().getStateViewArray()));
+        }
+        NetBroadcastTuple back;
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            back = (NetBroadcastTuple) in.readObject();
+        }
+        assertEquals(NetBroadcastTuple.class, back.getClass());
+        assertEquals(network.getConfiguration().toJson(), back.getGraphConfiguration().toJson());
+        assertArrayEquals(network.params().toFloatVector(), back.getParameters().toFloatVector(), 0f);
+        assertArrayEquals(network.getUpdater().getStateViewArray().toFloatVector(),
+                back.getUpdaterState().toFloatVector(), 0f);
+    }
+
+    /** DL4J's settings of one averaging round of two workers, as the project's trainer sets them. */
+    private static ParameterAveragingTrainingMaster.Builder oneRound() {
+        return new ParameterAveragingTrainingMaster.Builder(2, 4)
+                .batchSizePerWorker(4)
+                .averagingFrequency(1)
+                .workerPrefetchNumBatches(0)
+                .repartionData(Repartition.Never)
+                .rddTrainingApproach(RDDTrainingApproach.Direct)
+                .storageLevel(null)
+                .saveUpdater(true)
+                .rngSeed(SEED);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.sgdpo.bench.train;
 
 import com.typesafe.config.Config;
 import io.sgdpo.bench.prep.RefLogpsBenchmark;
+import io.sgdpo.bench.prep.RepeatFigures;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
 import io.sgdpo.cli.TaskThreads;
@@ -29,6 +30,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -150,16 +152,28 @@ final class JobVariants {
         return (System.nanoTime() - start) / 1e9;
     }
 
-    /** Seconds of one whole {@link TrainJob#run} (the Spark session's start and stop excluded). */
-    double timeJob(int round) throws IOException {
+    /**
+     * One run of the job: the seconds of the whole {@link TrainJob#run} and the tokens per second of
+     * its updates alone, the median of the job's own {@code tokens_per_s} (tokens / seconds of the
+     * trainer's fit) over its chunks after the first, whose fit also builds the workers' networks.
+     */
+    record Run(double seconds, double updateTokensPerSecond) {
+    }
+
+    /** One whole {@link TrainJob#run} (the Spark session's start and stop excluded). */
+    Run timeJob(int round) throws IOException {
         Path run = work.resolve("run-" + round);
         deleteRecursively(run);
         SparkSession spark = session();
         try (TaskThreads threads = TaskThreads.inLocalMode(spark.sparkContext())) { // as sgdpo train runs its tasks
             PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
             long start = System.nanoTime();
-            TrainJob.run(spark, data, init, run.toString(), config, false, quiet);
-            return (System.nanoTime() - start) / 1e9;
+            TrainJob.Result result = TrainJob.run(spark, data, init, run.toString(), config, false, quiet);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            double[] chunks = result.metrics().stream().map(r -> r.get("tokens_per_s")).filter(v -> v != null)
+                    .mapToDouble(v -> ((Number) v).doubleValue()).toArray();
+            double[] afterFirst = chunks.length > 1 ? Arrays.copyOfRange(chunks, 1, chunks.length) : chunks;
+            return new Run(seconds, RepeatFigures.median(afterFirst));
         } finally {
             spark.stop();
             deleteRecursively(run);

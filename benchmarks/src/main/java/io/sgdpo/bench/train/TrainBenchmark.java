@@ -110,18 +110,22 @@ public final class TrainBenchmark {
         }
         seconds.put(JOB_PLAIN, new double[repeats]);
         seconds.put(JOB, new double[repeats]);
+        double[] jobUpdateTps = new double[repeats];
         for (int round = -1; round < repeats; round++) { // round -1 warms every variant up; variants take turns
             Map<String, Double> times = new LinkedHashMap<>();
             for (Variant v : stepVariants) {
                 times.put(v.name(), time(v, model, spec, batches, pairBatches, layout, loss, round + 2));
             }
             times.put(JOB_PLAIN, job.timePlain());
-            times.put(JOB, job.timeJob(round + 1));
+            JobVariants.Run jobRun = job.timeJob(round + 1);
+            times.put(JOB, jobRun.seconds());
             if (round >= 0) {
+                jobUpdateTps[round] = jobRun.updateTokensPerSecond();
                 for (Map.Entry<String, Double> t : times.entrySet()) {
                     seconds.get(t.getKey())[round] = t.getValue();
                     out.printf("  round %d  %-52s %.2f s%n", round, t.getKey(), t.getValue());
                 }
+                out.printf("  round %d  %-52s %.0f tokens/s%n", round, "the job's updates", jobUpdateTps[round]);
             }
         }
         JobVariants.deleteRecursively(jobWork);
@@ -197,6 +201,12 @@ public final class TrainBenchmark {
         ratios.put("job_over_plain", jobRatio);
         md.append(String.format("- sgdpo train end to end / plain fit of its minibatches: %.2f (goal >= 0.8)%n",
                 jobRatio));
+        double updateRatio = RepeatFigures.median(jobUpdateTps) / medianTps.get(JOB_PLAIN);
+        ratios.put("job_updates_over_plain", updateRatio);
+        report.put("job_update_tokens_per_s", RepeatFigures.median(jobUpdateTps));
+        md.append(String.format("- the job's updates alone (its own tokens_per_s of each chunk after the first: tokens /"
+                + " seconds of the trainer's fit; median over chunks, then over repeats, %.0f tokens/s) / plain fit: %.2f%n",
+                RepeatFigures.median(jobUpdateTps), updateRatio));
         report.put("job_model", job.model());
         report.put("job_settings", job.settings());
         report.put("job_steps", job.steps());
