@@ -19,6 +19,7 @@ public final class Bench {
         COMMANDS.put("bench-ref-logps", new BenchRefLogpsCommand());
         COMMANDS.put("bench-train", new BenchTrainCommand());
         COMMANDS.put("bench-peer", new BenchPeerCommand());
+        COMMANDS.put("bench-wire", new BenchWireCommand());
         COMMANDS.put("bench-report", new BenchReportCommand());
     }
 

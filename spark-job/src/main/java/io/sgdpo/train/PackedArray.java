@@ -19,7 +19,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * "ParameterAveraging's arrays on the wire"). The bytes are kept in chunks, so an array of any size fits Java's
  * arrays; they are in the byte order of the machine that packed them, which {@link #unpack} checks.
  */
-final class PackedArray implements Serializable {
+public final class PackedArray implements Serializable {
     private static final long serialVersionUID = 1L;
     /** Bytes per chunk: well below Java's largest array. */
     static final int CHUNK_BYTES = 1 << 26;
@@ -39,7 +39,7 @@ final class PackedArray implements Serializable {
     }
 
     /** The array's elements in its own order and shape; null for null. */
-    static PackedArray of(INDArray array) {
+    public static PackedArray of(INDArray array) {
         return of(array, CHUNK_BYTES);
     }
 
@@ -67,7 +67,7 @@ final class PackedArray implements Serializable {
     }
 
     /** A new array, outside any workspace, with the packed elements. */
-    INDArray unpack() {
+    public INDArray unpack() {
         if (bigEndian != (ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN)) {
             throw new IllegalStateException("an array packed on a " + (bigEndian ? "big" : "little")
                     + "-endian machine cannot be read on this " + ByteOrder.nativeOrder() + " one: the driver and the"

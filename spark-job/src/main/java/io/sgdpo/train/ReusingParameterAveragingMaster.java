@@ -8,6 +8,7 @@ import java.util.Deque;
 import java.util.List;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaRDDLike;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.core.storage.StatsStorageRouterProvider;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -37,8 +38,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * one that started fresh).
  *
  * <p>The round's broadcast and the workers' results cross Java serialization packed ({@link
- * PackedArray}) instead of through ND4J's element-by-element serialization; the averaging is
- * DL4J's, sum for sum.
+ * PackedArray}) instead of through ND4J's element-by-element serialization, and in local mode the
+ * broadcast does not leave the JVM ({@link InProcessBroadcast}); the averaging is DL4J's, sum for
+ * sum.
  *
  * <p>A JVM keeps the idle networks of one run at a time (one per task slot that has trained in it);
  * the first task of another run drops them, and {@link #forget} drops them at the end of a run
@@ -48,6 +50,8 @@ import org.nd4j.linalg.factory.Nd4j;
 final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMaster {
     private final String run;
     private final long elements;
+    /** The round's broadcast in local mode, held until {@link #deleteTempFiles}. */
+    private transient InProcessBroadcast<NetBroadcastTuple> inProcess;
 
     /**
      * @param settings DL4J's settings of the master
@@ -80,11 +84,27 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         ComputationGraph network = graph.getNetwork();
         NetBroadcastTuple tuple = new PackedBroadcast(network.getConfiguration(), network.params(),
                 network.getUpdater().getStateViewArray());
-        Broadcast<NetBroadcastTuple> broadcast = graph.getSparkContext().broadcast(tuple);
+        Broadcast<NetBroadcastTuple> broadcast;
+        if (graph.getSparkContext().isLocal()) {
+            inProcess = InProcessBroadcast.of(tuple, NetBroadcastTuple.class);
+            broadcast = inProcess;
+        } else {
+            broadcast = graph.getSparkContext().broadcast(tuple);
+        }
         WorkerConfiguration configuration = new WorkerConfiguration(true, rddDataSetNumExamples, batchSizePerWorker,
                 averagingFrequency, prefetchNumBatches, collectTrainingStats);
         return new Worker(broadcast, saveUpdater, configuration, trainingHookList, listeners, getRouterProvider(),
                 run);
+    }
+
+    /** Also lets go of the round's in-process broadcast (local mode). */
+    @Override
+    public boolean deleteTempFiles(JavaSparkContext sc) {
+        if (inProcess != null) {
+            inProcess.release();
+            inProcess = null;
+        }
+        return super.deleteTempFiles(sc);
     }
 
     /**

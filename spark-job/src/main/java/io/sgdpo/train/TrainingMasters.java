@@ -264,11 +264,14 @@ public final class TrainingMasters {
             current.getConfiguration().setIterationCount(Math.toIntExact(step));
             SparkComputationGraph spark = new SparkComputationGraph(sc, current, tm);
             spark.setListeners(metrics.listener());
-            // slice w of the parallelized list is worker w's shares: one partition per worker
-            spark.fit(sc.parallelize(shares, workers).map(building(build)));
+            try {
+                // slice w of the parallelized list is worker w's shares: one partition per worker
+                spark.fit(sc.parallelize(shares, workers).map(building(build)));
+            } finally {
+                tm.deleteTempFiles(sc);
+            }
             current = spark.getNetwork();
             current.getConfiguration().setIterationCount(Math.toIntExact(step + steps.size()));
-            tm.deleteTempFiles(sc);
         }
 
         @Override

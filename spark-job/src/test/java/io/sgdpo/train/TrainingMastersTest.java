@@ -167,8 +167,8 @@ class TrainingMastersTest {
     }
 
     /**
-     * A round of the project's master (its broadcast and results packed, {@link PackedArray}) leaves
-     * the network as DL4J's own master does, bit for bit: the same step on each worker from the same
+     * A round of the project's master (its results packed, {@link PackedArray}; its broadcast kept in
+     * the JVM in local mode) leaves the network as DL4J's own master does, bit for bit: the same step on each worker from the same
      * parameters, and the same sums of their results in the same order, on the same machine.
      */
     @Test
@@ -184,9 +184,10 @@ class TrainingMastersTest {
         SparkComputationGraph dl4j = new SparkComputationGraph(sc, start.clone(), oneRound().build());
         dl4j.fit(sc.parallelize(shares, 2));
         String run = "packed-round-test";
-        SparkComputationGraph packed = new SparkComputationGraph(sc, start.clone(),
-                new ReusingParameterAveragingMaster(oneRound(), run, shares.size()));
+        ReusingParameterAveragingMaster master = new ReusingParameterAveragingMaster(oneRound(), run, shares.size());
+        SparkComputationGraph packed = new SparkComputationGraph(sc, start.clone(), master);
         packed.fit(sc.parallelize(shares, 2));
+        master.deleteTempFiles(sc);
         ReusingParameterAveragingMaster.forget(run);
 
         ComputationGraph expected = dl4j.getNetwork();
