@@ -1,8 +1,5 @@
 package io.sgdpo.train;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.broadcast.Broadcast;
 import scala.reflect.ClassTag$;
 
@@ -13,13 +10,10 @@ import scala.reflect.ClassTag$;
  * ParameterAveraging, whose every round broadcasts the whole model's parameters and optimizer
  * state, 10 to 30 ms a round at the default decoder (README, "ParameterAveraging's arrays on the
  * wire"). A task that deserializes one in another JVM fails, naming the cause. The value is held
- * until {@link #release}.
+ * ({@link InProcessValues}) until {@link #release}.
  */
 public final class InProcessBroadcast<T> extends Broadcast<T> {
     private static final long serialVersionUID = 1L;
-    private static final Map<Long, Object> VALUES = new ConcurrentHashMap<>();
-    /** Negative, so never one of Spark's own broadcast ids. */
-    private static final AtomicLong NEXT_ID = new AtomicLong(-1);
 
     private InProcessBroadcast(long id, Class<T> type) {
         super(id, ClassTag$.MODULE$.apply(type));
@@ -27,25 +21,18 @@ public final class InProcessBroadcast<T> extends Broadcast<T> {
 
     /** Holds the value in this JVM until {@link #release}. */
     public static <T> InProcessBroadcast<T> of(T value, Class<T> type) {
-        InProcessBroadcast<T> b = new InProcessBroadcast<>(NEXT_ID.getAndDecrement(), type);
-        VALUES.put(b.id(), value);
-        return b;
+        return new InProcessBroadcast<>(InProcessValues.hold(value), type);
     }
 
     /** Lets go of the value; tasks that read it afterwards fail. */
     public void release() {
-        VALUES.remove(id());
+        InProcessValues.release(id());
     }
 
     @Override
     @SuppressWarnings("unchecked")
     public T getValue() {
-        Object value = VALUES.get(id());
-        if (value == null) {
-            throw new IllegalStateException("in-process broadcast " + id() + " is not held in this JVM: it is for"
-                    + " Spark's local mode, whose tasks run in the driver's JVM, and only until its round ends");
-        }
-        return (T) value;
+        return (T) InProcessValues.get(id());
     }
 
     @Override

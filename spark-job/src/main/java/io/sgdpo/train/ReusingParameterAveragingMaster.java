@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.List;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaRDDLike;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -38,9 +39,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * one that started fresh).
  *
  * <p>The round's broadcast and the workers' results cross Java serialization packed ({@link
- * PackedArray}) instead of through ND4J's element-by-element serialization, and in local mode the
- * broadcast does not leave the JVM ({@link InProcessBroadcast}); the averaging is DL4J's, sum for
- * sum.
+ * PackedArray}) instead of through ND4J's element-by-element serialization, and in local mode
+ * neither leaves the JVM ({@link InProcessBroadcast}, {@link ResultSum}); the averaging is DL4J's,
+ * sum for sum.
  *
  * <p>A JVM keeps the idle networks of one run at a time (one per task slot that has trained in it);
  * the first task of another run drops them, and {@link #forget} drops them at the end of a run
@@ -108,11 +109,11 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
     }
 
     /**
-     * DL4J's averaging of the workers' results, with their arrays packed for the way from the
-     * executors to the driver ({@link PackedArray}): the same sums in the same order (each partition's
+     * DL4J's averaging of the workers' results: the same sums in the same order (each partition's
      * result, then Spark's tree of partial sums), divided by the number of results, set into the
-     * network with the mean score. Training statistics, which the project never asks for, take DL4J's
-     * own path.
+     * network with the mean score; only the sums' way from the executors to the driver differs
+     * ({@link ResultSum}). Training statistics, which the project never asks for, take DL4J's own
+     * path.
      */
     @Override
     protected void processResults(SparkDl4jMultiLayer network, SparkComputationGraph graph,
@@ -124,9 +125,9 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         ResultSum sum = results.treeAggregate(null, ResultSum::add, ResultSum::combine, aggregationDepth);
         if (sum != null) {
             ComputationGraph g = graph.getNetwork();
-            g.setParams(sum.parameters.unpack().divi(sum.count));
+            g.setParams(sum.parameters.divi(sum.count));
             if (sum.updaterState != null) {
-                g.getUpdater().setStateViewArray(sum.updaterState.unpack().divi(sum.count));
+                g.getUpdater().setStateViewArray(sum.updaterState.divi(sum.count));
             }
             graph.setScore(sum.scoreSum / sum.count);
             g.getConfiguration().setIterationCount(g.getConfiguration().getIterationCount() + averagingFrequency);
@@ -134,35 +135,83 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         Nd4j.getExecutioner().commit();
     }
 
-    /** Workers' results added up: parameters, optimizer state and scores, and how many. */
+    /**
+     * Workers' results added up: parameters, optimizer state and scores, and how many. Serialized
+     * (from an executor to the driver) it is packed ({@link PackedArray}), except in local mode, where
+     * the executor is the driver's own JVM and the sum stays in memory ({@link InProcessValues}) until
+     * the driver takes it (a sum whose job fails before that stays there, one model's worth).
+     */
     static final class ResultSum implements Serializable {
         private static final long serialVersionUID = 1L;
-        private final PackedArray parameters;
-        private final PackedArray updaterState;
+        private final transient INDArray parameters;
+        private final transient INDArray updaterState;
         private final double scoreSum;
         private final int count;
 
-        private ResultSum(PackedArray parameters, PackedArray updaterState, double scoreSum, int count) {
+        ResultSum(INDArray parameters, INDArray updaterState, double scoreSum, int count) {
             this.parameters = parameters;
             this.updaterState = updaterState;
             this.scoreSum = scoreSum;
             this.count = count;
         }
 
+        /** The worker's arrays become the sum's (the worker hands over detached copies). */
         static ResultSum add(ResultSum sum, ParameterAveragingTrainingResult result) {
-            ResultSum one = new ResultSum(PackedArray.of(result.getParameters()),
-                    PackedArray.of(result.getUpdaterState()), result.getScore(), 1);
-            return combine(sum, one);
+            return combine(sum, new ResultSum(result.getParameters(), result.getUpdaterState(), result.getScore(), 1));
         }
 
+        /** Adds b into a's arrays, as DL4J's aggregation does. */
         static ResultSum combine(ResultSum a, ResultSum b) {
             if (a == null || b == null) {
                 return a == null ? b : a;
             }
-            return new ResultSum(PackedArray.of(a.parameters.unpack().addi(b.parameters.unpack())),
-                    a.updaterState == null ? null
-                            : PackedArray.of(a.updaterState.unpack().addi(b.updaterState.unpack())),
+            return new ResultSum(a.parameters.addi(b.parameters),
+                    a.updaterState == null ? null : a.updaterState.addi(b.updaterState),
                     a.scoreSum + b.scoreSum, a.count + b.count);
+        }
+
+        INDArray parameters() {
+            return parameters;
+        }
+
+        INDArray updaterState() {
+            return updaterState;
+        }
+
+        double scoreSum() {
+            return scoreSum;
+        }
+
+        int count() {
+            return count;
+        }
+
+        private Object writeReplace() {
+            SparkEnv env = SparkEnv.get();
+            // Spark names the driver's own executor "driver" (its internal SparkContext.DRIVER_IDENTIFIER)
+            if (env != null && "driver".equals(env.executorId())) {
+                return new InProcess(InProcessValues.hold(this));
+            }
+            return packed();
+        }
+
+        /** The sum as it crosses between JVMs. */
+        Serializable packed() {
+            return new Packed(PackedArray.of(parameters), PackedArray.of(updaterState), scoreSum, count);
+        }
+
+        private record Packed(PackedArray parameters, PackedArray updaterState, double scoreSum, int count)
+                implements Serializable {
+            private Object readResolve() {
+                return new ResultSum(parameters.unpack(), updaterState == null ? null : updaterState.unpack(),
+                        scoreSum, count);
+            }
+        }
+
+        private record InProcess(long key) implements Serializable {
+            private Object readResolve() {
+                return InProcessValues.take(key);
+            }
         }
     }
 

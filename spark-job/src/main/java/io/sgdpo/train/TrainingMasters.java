@@ -46,7 +46,8 @@ import org.nd4j.parameterserver.distributed.v2.ModelParameterServer;
  *       DL4J's worker copies the configuration without its iteration count, so every update ran
  *       with Adam's bias correction of the first step (about a third of the step): a hook sets each
  *       worker's count to the global step of the minibatch it fits. A worker keeps its network from
- *       round to round of a run ({@link ReusingParameterAveragingMaster}).</li>
+ *       round to round of a run, and the parameters and optimizer state travel packed, or in local mode
+ *       not at all ({@link ReusingParameterAveragingMaster}).</li>
  *   <li><b>SharedTraining</b> keeps one model per executor for the whole run; each executor fits
  *       whole minibatches and sends its updates, threshold-encoded, to every other, which applies
  *       them: the updates add up, as the steps of one process do. Its threshold follows the

@@ -2,6 +2,7 @@ package io.sgdpo.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
@@ -208,21 +209,46 @@ class TrainingMastersTest {
                 DataType.FLOAT);
         network.getUpdater().getStateViewArray().assign(Nd4j.rand(DataType.FLOAT,
                 network.getUpdater().getStateViewArray().shape()));
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
-            out.writeObject(new ReusingParameterAveragingMaster.PackedBroadcast(network.getConfiguration(),
-                    network.params(), network.getUpdater().getStateViewArray()));
-        }
-        NetBroadcastTuple back;
-        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
-                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
-            back = (NetBroadcastTuple) in.readObject();
-        }
+        NetBroadcastTuple back = (NetBroadcastTuple) roundTrip(new ReusingParameterAveragingMaster.PackedBroadcast(
+                network.getConfiguration(), network.params(), network.getUpdater().getStateViewArray()));
         assertEquals(NetBroadcastTuple.class, back.getClass());
         assertEquals(network.getConfiguration().toJson(), back.getGraphConfiguration().toJson());
         assertArrayEquals(network.params().toFloatVector(), back.getParameters().toFloatVector(), 0f);
         assertArrayEquals(network.getUpdater().getStateViewArray().toFloatVector(),
                 back.getUpdaterState().toFloatVector(), 0f);
+    }
+
+    /**
+     * Workers' summed results: between JVMs packed, the same arrays and scores come back; in local
+     * mode (this JVM runs Spark's driver, so its executor too) only a key is serialized and the
+     * driver gets the executor's very object.
+     */
+    @Test
+    void aResultSumCrossesJvmsPackedAndStaysInMemoryInLocalMode() throws Exception {
+        INDArray parameters = Nd4j.rand(DataType.FLOAT, 7);
+        INDArray state = Nd4j.rand(DataType.FLOAT, 14);
+        ReusingParameterAveragingMaster.ResultSum sum = new ReusingParameterAveragingMaster.ResultSum(
+                parameters.dup(), state.dup(), 1.25, 2);
+
+        ReusingParameterAveragingMaster.ResultSum packed = (ReusingParameterAveragingMaster.ResultSum)
+                roundTrip(sum.packed());
+        assertArrayEquals(parameters.toFloatVector(), packed.parameters().toFloatVector(), 0f);
+        assertArrayEquals(state.toFloatVector(), packed.updaterState().toFloatVector(), 0f);
+        assertEquals(1.25, packed.scoreSum(), 0.0);
+        assertEquals(2, packed.count());
+
+        assertSame(sum, roundTrip(sum), "in local mode the driver reads the executor's own sum");
+    }
+
+    private static Object roundTrip(Object o) throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(o);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
+                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            return in.readObject();
+        }
     }
 
     /** DL4J's settings of one averaging round of two workers, as the project's trainer sets them. */
