@@ -23,6 +23,7 @@ import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingResult;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingWorker;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -289,17 +290,20 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         }
 
         /**
-         * DL4J's result holds views of the network's parameters and optimizer state, and Spark's
-         * aggregation adds into them: detached copies, so that the network can go back to the idle
-         * ones for the next round.
+         * DL4J's result holds views of the network's parameters and optimizer state, and the
+         * aggregation adds into them: copies outside any workspace (in local mode the driver takes
+         * them from this task's thread), so that the network can go back to the idle ones for the
+         * next round.
          */
         @Override
         public ParameterAveragingTrainingResult getFinalResult(ComputationGraph network) {
             ParameterAveragingTrainingResult result = super.getFinalResult(network);
-            ParameterAveragingTrainingResult detached = new ParameterAveragingTrainingResult(
-                    result.getParameters().dup(), result.getUpdaterState() == null ? null : result.getUpdaterState().dup(),
-                    result.getScore(), result.getListenerMetaData(), result.getListenerStaticInfo(),
-                    result.getListenerUpdates());
+            ParameterAveragingTrainingResult detached;
+            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                detached = new ParameterAveragingTrainingResult(result.getParameters().dup(),
+                        result.getUpdaterState() == null ? null : result.getUpdaterState().dup(), result.getScore(),
+                        result.getListenerMetaData(), result.getListenerStaticInfo(), result.getListenerUpdates());
+            }
             Idle.give(run, network);
             return detached;
         }

@@ -19,6 +19,10 @@ import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedLabels;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.nn.SequenceLogProbs;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -168,12 +172,13 @@ class TrainingMastersTest {
     }
 
     /**
-     * A round of the project's master (its results packed, {@link PackedArray}; its broadcast kept in
-     * the JVM in local mode) leaves the network as DL4J's own master does, bit for bit: the same step on each worker from the same
-     * parameters, and the same sums of their results in the same order, on the same machine.
+     * A round of the project's master (in local mode its broadcast and results stay in the JVM; across
+     * JVMs they travel packed, tested below) leaves the network as DL4J's own master does, bit for
+     * bit: the same step on each worker from the same parameters, and the same sums of their results
+     * in the same order, on the same machine.
      */
     @Test
-    void aPackedRoundAveragesExactlyWhatDl4jsOwnRoundAverages() {
+    void aRoundOfTheProjectsMasterAveragesExactlyWhatDl4jsOwnRoundAverages() {
         List<PairExample> minibatch = minibatches(1, 4).get(0);
         PreferenceLoss loss = Losses.create(new LossSpec());
         PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
@@ -241,12 +246,11 @@ class TrainingMastersTest {
     }
 
     private static Object roundTrip(Object o) throws Exception {
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(o);
         }
-        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(
-                new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
             return in.readObject();
         }
     }
