@@ -15,9 +15,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * An ND4J array for Java serialization, as its bytes copied out in bulk. ND4J's own serialization
  * of an array writes and reads it one element at a time through a {@code DataOutputStream}; for
  * ParameterAveraging, which ships the whole model's parameters and optimizer state to every worker
- * and back at every averaging, that was most of what a round spent outside the step (README,
- * "ParameterAveraging's arrays on the wire"). The bytes are kept in chunks, so an array of any size fits Java's
- * arrays; they are in the byte order of the machine that packed them, which {@link #unpack} checks.
+ * and back at every averaging, that was a large part of what a round spent outside the step
+ * (README, "ParameterAveraging's arrays on the wire"). The bytes are kept in chunks, so an array of
+ * any size fits Java's arrays; they are in the byte order of the machine that packed them, which
+ * {@link #unpack} checks, as it checks their count against the shape.
  */
 public final class PackedArray implements Serializable {
     private static final long serialVersionUID = 1L;
