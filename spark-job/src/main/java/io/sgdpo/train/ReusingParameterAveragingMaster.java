@@ -216,42 +216,6 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         }
     }
 
-    /**
-     * A round's broadcast that Java-serializes its parameters and optimizer state packed: Spark
-     * serializes every broadcast into its blocks, in local mode too.
-     */
-    static final class PackedBroadcast extends NetBroadcastTuple {
-        private static final long serialVersionUID = 1L;
-
-        PackedBroadcast(ComputationGraphConfiguration configuration, INDArray parameters, INDArray updaterState) {
-            super(configuration, parameters, updaterState);
-        }
-
-        private Object writeReplace() {
-            return new Packed(getGraphConfiguration(), PackedArray.of(getParameters()),
-                    PackedArray.of(getUpdaterState()));
-        }
-
-        /** What goes on the wire; read back as DL4J's tuple. */
-        private static final class Packed implements Serializable {
-            private static final long serialVersionUID = 1L;
-            private final ComputationGraphConfiguration configuration;
-            private final PackedArray parameters;
-            private final PackedArray updaterState;
-
-            Packed(ComputationGraphConfiguration configuration, PackedArray parameters, PackedArray updaterState) {
-                this.configuration = configuration;
-                this.parameters = parameters;
-                this.updaterState = updaterState;
-            }
-
-            private Object readResolve() {
-                return new NetBroadcastTuple(configuration, parameters.unpack(),
-                        updaterState == null ? null : updaterState.unpack());
-            }
-        }
-    }
-
     /** A worker that starts from an idle network of its run where this JVM has one. */
     static final class Worker extends ParameterAveragingTrainingWorker {
         private static final long serialVersionUID = 1L;

@@ -214,7 +214,7 @@ class TrainingMastersTest {
                 DataType.FLOAT);
         network.getUpdater().getStateViewArray().assign(Nd4j.rand(DataType.FLOAT,
                 network.getUpdater().getStateViewArray().shape()));
-        NetBroadcastTuple back = (NetBroadcastTuple) roundTrip(new ReusingParameterAveragingMaster.PackedBroadcast(
+        NetBroadcastTuple back = (NetBroadcastTuple) roundTrip(new PackedBroadcast(
                 network.getConfiguration(), network.params(), network.getUpdater().getStateViewArray()));
         assertEquals(NetBroadcastTuple.class, back.getClass());
         assertEquals(network.getConfiguration().toJson(), back.getGraphConfiguration().toJson());

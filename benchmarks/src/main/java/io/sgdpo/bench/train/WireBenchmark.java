@@ -10,11 +10,11 @@ import io.sgdpo.nn.DecoderConfig;
 import io.sgdpo.nn.SftLoss;
 import io.sgdpo.report.Machine;
 import io.sgdpo.train.InProcessBroadcast;
+import io.sgdpo.train.PackedBroadcast;
 import io.sgdpo.train.PackedArray;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Instant;
@@ -40,7 +40,8 @@ import scala.reflect.ClassTag$;
  * What a ParameterAveraging round costs outside the step to ship the model: a decoder's parameters
  * and Adam's state through Spark's serializer and back (a worker's result on its way to the
  * driver) by ND4J's own serialization and packed ({@link PackedArray}), and the round's broadcast
- * by Spark (ND4J's serialization, packed) and in-process in local mode ({@link InProcessBroadcast}).
+ * by Spark (ND4J's serialization, packed: {@link PackedBroadcast}) and in-process in local mode
+ * ({@link InProcessBroadcast}).
  * Milliseconds per round, median over the repeats, at the decoder {@code sgdpo train} trains by
  * default (bench-train's job of 16 steps) and at bench-peer's mid shape. Adam's state is filled with
  * random values, as after training, so that Spark's compression of the broadcast sees real data.
@@ -142,8 +143,8 @@ public final class WireBenchmark {
             }
             case "broadcast, Spark, ND4J serialization" ->
                     sc.broadcast(new NetBroadcastTuple(network.getConfiguration(), params, state)).destroy();
-            case "broadcast, Spark, packed" -> sc.broadcast(new Serializable[] {network.getConfiguration(),
-                    PackedArray.of(params), PackedArray.of(state)}).destroy();
+            case "broadcast, Spark, packed" ->
+                    sc.broadcast(new PackedBroadcast(network.getConfiguration(), params, state)).destroy();
             case "broadcast, in-process" -> {
                 Broadcast<NetBroadcastTuple> b = InProcessBroadcast.of(new NetBroadcastTuple(
                         network.getConfiguration(), params, state), NetBroadcastTuple.class);
