@@ -123,6 +123,7 @@ submit() {
     --conf spark.executorEnv.OPT_OUT_TRACKING=true \
     --conf spark.executorEnv.OMP_NUM_THREADS=1 \
     --conf spark.executorEnv.OMP_WAIT_POLICY=PASSIVE \
+    --conf spark.executorEnv.OPENBLAS_THREAD_TIMEOUT=4 \
     --conf spark.hadoop.fs.defaultFS=viewfs://sgdpo/ \
     --conf spark.hadoop.fs.viewfs.mounttable.sgdpo.linkFallback=file:/// \
     "$jar" "$@"

@@ -38,7 +38,8 @@ final class BenchPeerCommand implements Sgdpo.Command {
         s.println("  --figures     default train,ref,gen (training step, reference pass, greedy generation)");
         s.println("  --rounds      fresh processes per variant, variants taking turns (default 3; --quick 1)");
         s.println("  --repeats     timed repeats in each process (default 2)");
-        s.println("  --warmups     untimed repeats before them (default 1)");
+        s.println("  --warmups     untimed repeats before them (default 10; --quick 1): a JVM reaches its steady");
+        s.println("                speed only after tens of steps, once JIT compilation has reached its code");
         s.println("  --threads     threads of both sides (default: the cores, " + Runtime.getRuntime()
                 .availableProcessors() + ")");
         s.println("  --python      Python with PyTorch (default /usr/bin/python3: Debian's python3-torch)");
@@ -58,7 +59,7 @@ final class BenchPeerCommand implements Sgdpo.Command {
         List<String> figures = PeerBenchmark.FIGURES;
         Integer rounds = null;
         int repeats = 2;
-        int warmups = 1;
+        Integer warmups = null;
         int threads = Runtime.getRuntime().availableProcessors();
         String python = "/usr/bin/python3";
         Path script = Path.of("bench", "peer", "torch_peer.py");
@@ -102,11 +103,12 @@ final class BenchPeerCommand implements Sgdpo.Command {
                 }
             }
             int r = rounds != null ? rounds : quick ? 1 : 3;
-            if (r < 1 || repeats < 1 || warmups < 0 || threads < 1) {
+            int w = warmups != null ? warmups : quick ? 1 : 10;
+            if (r < 1 || repeats < 1 || w < 0 || threads < 1) {
                 throw new IllegalArgumentException("--rounds, --repeats and --threads must be >= 1, --warmups >= 0");
             }
             Path workDir = work != null ? work : Files.createTempDirectory("sgdpo-bench-peer");
-            PeerBenchmark.Options options = new PeerBenchmark.Options(selected, figures, r, repeats, warmups, threads, python,
+            PeerBenchmark.Options options = new PeerBenchmark.Options(selected, figures, r, repeats, w, threads, python,
                     script, outDir, workDir, command.toString(), check);
             if (profile) {
                 PeerBenchmark.profile(options, out);

@@ -202,6 +202,7 @@ public final class PeerBenchmark {
         machine.put("loadAverage1mAfter", Math.round(loadAfter * 1000) / 1000.0);
         machine.put("OPENBLAS_CORETYPE", String.valueOf(System.getenv("OPENBLAS_CORETYPE")));
         machine.put("OMP_WAIT_POLICY", String.valueOf(System.getenv("OMP_WAIT_POLICY")));
+        machine.put("OPENBLAS_THREAD_TIMEOUT", String.valueOf(System.getenv("OPENBLAS_THREAD_TIMEOUT")));
         report.set("machine", machine);
         ObjectNode shapes = report.putObject("shapes");
         for (PeerShape s : o.shapes()) {

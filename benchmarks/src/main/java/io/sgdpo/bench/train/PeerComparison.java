@@ -56,6 +56,9 @@ public final class PeerComparison {
 
         ObjectNode c = JsonNodeFactory.instance.objectNode();
         c.put("matmulBoundGflops", bound / 1e9);
+        if (peer.has("warmups")) {
+            c.put("warmups", peer.path("warmups").asInt());
+        }
         ArrayNode rows = c.putArray("rows");
         for (Iterator<Map.Entry<String, JsonNode>> it = peer.path("shapes").fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> shape = it.next();
@@ -171,7 +174,12 @@ public final class PeerComparison {
     /** The ratio table and the goals as Markdown. */
     public static String markdown(JsonNode comparison) {
         StringBuilder md = new StringBuilder();
-        md.append("Medians (min–max) over every timed repeat; ratios are of medians from the same run (> 1: the")
+        md.append("Medians (min–max) over every timed repeat");
+        if (comparison.has("warmups")) {
+            md.append(" (each process's, after ").append(comparison.path("warmups").asInt())
+                    .append(" untimed warm-ups)");
+        }
+        md.append("; ratios are of medians from the same run (> 1: the")
                 .append(" project is faster). Peak: resident memory of the process that ran the figure, off-heap")
                 .append(" included. Matmul fraction: model FLOP/s (3 forward passes per position for a training step,")
                 .append(" 1 for the reference pass) over the higher float32 1024^3 matmul rate of the run (")

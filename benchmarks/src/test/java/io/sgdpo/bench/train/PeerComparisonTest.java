@@ -28,6 +28,7 @@ class PeerComparisonTest {
         root.put("command", "./sgdpo bench-peer --quick");
         root.put("torch", "1.13.0a0");
         root.put("threads", 2);
+        root.put("warmups", 10);
         root.putObject("matmul").put("nd4jGflops", 150.0).put("pytorchGflops", 200.0);
         ObjectNode shapes = root.putObject("shapes");
         for (String name : new String[] {"tiny", "gpt2", "stories260k"}) {
@@ -145,6 +146,8 @@ class PeerComparisonTest {
     void markdownHasEveryRowAndGoal() {
         JsonNode c = PeerComparison.compare(peerJson());
         String md = PeerComparison.markdown(c);
+        assertTrue(md.startsWith("Medians (min–max) over every timed repeat (each process's, after 10 untimed warm-ups);"),
+                md);
         assertTrue(md.contains("| tiny | train (positions/s) | 1600 (1500–1700) | 8800 (8000–9000) | **0.1818** | 410 / 300"
                 + " (1.367) |"), md);
         assertTrue(md.contains("| tiny | gen (tokens/s) | 110 (100–120) | 450 (400–500) | **0.2444** |"), md);
