@@ -1,5 +1,7 @@
 package io.sgdpo.nn;
 
+import static io.sgdpo.nn.StepProducts.affine;
+
 import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -90,11 +92,6 @@ final class DecoderStep extends IncrementalDecoder {
     @Override
     protected INDArray head(INDArray hidden) {
         return affine(hidden, headWeight, headBias);
-    }
-
-    /** {@code x W + b}, W {@code [in, out]}, b {@code [1, out]}. */
-    private static INDArray affine(INDArray rows, INDArray weight, INDArray bias) {
-        return rows.mmul(weight).addiRowVector(bias);
     }
 
     /** ND4J's layer norm over d, as {@link TransformerBlock#layerNorm}. */

@@ -124,6 +124,30 @@ class IncrementalDecoderTest {
                 full.amaxNumber().doubleValue(), worst, tolerance);
     }
 
+    /**
+     * One sequence alone: after its prompt every step has a single row, whose products
+     * ({@link StepProducts}) are matrix-vector products, another path than the rows of a batch.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"decoder", "gpt2", "llama-gqa-tied", "llama-qwen2-untied"})
+    void aSingleSequenceStepByStepEqualsTheFullForward(String kind) {
+        ComputationGraph graph = model(kind);
+        IncrementalDecoder step = IncrementalDecoder.of(graph);
+        int[] sequence = new Random(11).ints(LENGTH, 1, VOCAB).toArray();
+        INDArray full = graph.output(false, new PairedBatch(LENGTH, PAD).inputs(List.of(sequence), DataType.FLOAT))[0];
+        int prompt = 3;
+        KvCache cache = step.newCache(new int[] {0}, LENGTH);
+        step.logits(cache, new int[][] {java.util.Arrays.copyOf(sequence, prompt)});
+        double tolerance = 64 * U * (2 * 2 * LanguageModels.describe(graph.getConfiguration()).layers() + 1)
+                * full.amaxNumber().doubleValue();
+        for (int t = prompt; t < LENGTH; t++) {
+            INDArray actual = step.logits(cache, new int[][] {{sequence[t]}}); // [1, 1, V]
+            INDArray expected = full.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.point(t));
+            double error = expected.sub(actual.reshape(expected.shape())).amaxNumber().doubleValue();
+            assertTrue(error <= tolerance, kind + ": position " + t + ": logits differ by " + error + " > " + tolerance);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"decoder", "gpt2", "llama-gqa-tied", "llama-qwen2-untied"})
     void greedyIdsEqualTheUncachedPath(String kind) {

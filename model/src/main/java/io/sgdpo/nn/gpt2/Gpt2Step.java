@@ -5,6 +5,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 
 import io.sgdpo.nn.IncrementalDecoder;
 import io.sgdpo.nn.KvCache;
+import io.sgdpo.nn.StepProducts;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -83,7 +84,7 @@ public final class Gpt2Step extends IncrementalDecoder {
 
     @Override
     protected INDArray head(INDArray hidden) {
-        return Nd4j.gemm(hidden, p.get(Gpt2Model.WTE), false, true);
+        return StepProducts.timesTransposed(hidden, p.get(Gpt2Model.WTE));
     }
 
     private INDArray param(int block, String part) {
@@ -92,7 +93,7 @@ public final class Gpt2Step extends IncrementalDecoder {
 
     /** GPT-2's Conv1D: {@code x W + b}, W {@code [in, out]}. */
     private static INDArray conv1d(INDArray rows, INDArray weight, INDArray bias) {
-        return rows.mmul(weight).addiRowVector(bias);
+        return StepProducts.affine(rows, weight, bias);
     }
 
     /** LayerNorm over d: (x - mean) / sqrt(var + eps) * gain + bias, var the biased variance. */

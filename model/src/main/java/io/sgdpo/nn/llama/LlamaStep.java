@@ -2,6 +2,7 @@ package io.sgdpo.nn.llama;
 
 import io.sgdpo.nn.IncrementalDecoder;
 import io.sgdpo.nn.KvCache;
+import io.sgdpo.nn.StepProducts;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -126,7 +127,7 @@ public final class LlamaStep extends IncrementalDecoder {
         long m = rows.size(0);
         int n = c.headDim();
         INDArray x = rows.reshape(m, heads, n);
-        INDArray rotated = rows.reshape(m * heads, n).mmul(rotateHalf).reshape(m, heads, n);
+        INDArray rotated = StepProducts.times(rows.reshape(m * heads, n), rotateHalf).reshape(m, heads, n);
         return x.mul(angles[0]).addi(rotated.muli(angles[1])).reshape(m, (long) heads * n);
     }
 
@@ -138,7 +139,7 @@ public final class LlamaStep extends IncrementalDecoder {
 
     /** {@code x W^T (+ b)}, W {@code [out, in]} as torch's nn.Linear. */
     private static INDArray linear(INDArray rows, INDArray weight, INDArray bias) {
-        INDArray y = Nd4j.gemm(rows, weight, false, true);
+        INDArray y = StepProducts.timesTransposed(rows, weight);
         return bias == null ? y : y.addiRowVector(bias);
     }
 }
