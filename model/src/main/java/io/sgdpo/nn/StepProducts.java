@@ -1,5 +1,6 @@
 package io.sgdpo.nn;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
@@ -40,14 +41,14 @@ public final class StepProducts {
 
     private static INDArray product(INDArray rows, INDArray weight, boolean transposed) {
         if (rows.rank() != 2 || weight.rank() != 2) {
-            throw new IllegalArgumentException("rows " + java.util.Arrays.toString(rows.shape()) + " and weight "
-                    + java.util.Arrays.toString(weight.shape()) + " must be matrices");
+            throw new IllegalArgumentException("rows " + Arrays.toString(rows.shape()) + " and weight "
+                    + Arrays.toString(weight.shape()) + " must be matrices");
         }
         long in = rows.size(1);
         long out = transposed ? weight.size(0) : weight.size(1);
         if ((transposed ? weight.size(1) : weight.size(0)) != in) {
-            throw new IllegalArgumentException("rows " + java.util.Arrays.toString(rows.shape()) + " cannot multiply "
-                    + (transposed ? "the transpose of " : "") + "weight " + java.util.Arrays.toString(weight.shape()));
+            throw new IllegalArgumentException("rows " + Arrays.toString(rows.shape()) + " cannot multiply "
+                    + (transposed ? "the transpose of " : "") + "weight " + Arrays.toString(weight.shape()));
         }
         if (rows.size(0) == 1) {
             // y = W^T x for W [in, out], y = W x for W [out, in]: a matrix-vector product
