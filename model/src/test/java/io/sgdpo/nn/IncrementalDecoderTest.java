@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sgdpo.nn.gpt2.Gpt2Step;
 import io.sgdpo.nn.llama.LlamaStep;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,8 +108,7 @@ class IncrementalDecoderTest {
         logits.add(step.logits(cache, pair));
         INDArray cached = Nd4j.concat(1, logits.toArray(new INDArray[0])); // [rows, slots, V]
 
-        double tolerance = 64 * U * (2 * 2 * LanguageModels.describe(graph.getConfiguration()).layers() + 1)
-                * full.amaxNumber().doubleValue();
+        double tolerance = tolerance(graph, full);
         double worst = 0;
         for (int r = 0; r < rows; r++) {
             for (int t = 0; t < sequences.get(r).length; t++) {
@@ -124,6 +124,12 @@ class IncrementalDecoderTest {
                 full.amaxNumber().doubleValue(), worst, tolerance);
     }
 
+    /** The class comment's float32 rounding bound: 64 u per product, relative to the largest logit. */
+    private static double tolerance(ComputationGraph graph, INDArray full) {
+        return 64 * U * (2 * 2 * LanguageModels.describe(graph.getConfiguration()).layers() + 1)
+                * full.amaxNumber().doubleValue();
+    }
+
     /**
      * One sequence alone: after its prompt every step has a single row, whose products
      * ({@link StepProducts}) are matrix-vector products, another path than the rows of a batch.
@@ -137,9 +143,8 @@ class IncrementalDecoderTest {
         INDArray full = graph.output(false, new PairedBatch(LENGTH, PAD).inputs(List.of(sequence), DataType.FLOAT))[0];
         int prompt = 3;
         KvCache cache = step.newCache(new int[] {0}, LENGTH);
-        step.logits(cache, new int[][] {java.util.Arrays.copyOf(sequence, prompt)});
-        double tolerance = 64 * U * (2 * 2 * LanguageModels.describe(graph.getConfiguration()).layers() + 1)
-                * full.amaxNumber().doubleValue();
+        step.logits(cache, new int[][] {Arrays.copyOf(sequence, prompt)});
+        double tolerance = tolerance(graph, full);
         for (int t = prompt; t < LENGTH; t++) {
             INDArray actual = step.logits(cache, new int[][] {{sequence[t]}}); // [1, 1, V]
             INDArray expected = full.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.point(t));
@@ -203,7 +208,7 @@ class IncrementalDecoderTest {
         List<int[]> otherSeeds = generator.sample(prompts, 8, 1.5, 0, randoms(new long[] {21, 22, 23, 24}, 0, 1, 2, 3));
         boolean differs = false;
         for (int i = 0; i < prompts.size(); i++) {
-            differs |= !java.util.Arrays.equals(together.get(i), otherSeeds.get(i));
+            differs |= !Arrays.equals(together.get(i), otherSeeds.get(i));
         }
         assertTrue(differs, "other seeds, other samples");
     }
