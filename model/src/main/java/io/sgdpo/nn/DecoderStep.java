@@ -1,19 +1,24 @@
 package io.sgdpo.nn;
 
-import static io.sgdpo.nn.StepProducts.affine;
+import static io.sgdpo.nn.StepProducts.times;
+import static io.sgdpo.nn.StepRows.addRow;
+import static io.sgdpo.nn.StepRows.addTo;
+import static io.sgdpo.nn.StepRows.layerNorm;
+import static io.sgdpo.nn.StepRows.read;
+import static io.sgdpo.nn.StepRows.scale;
+import static io.sgdpo.nn.StepRows.sigmoidGelu;
 
 import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNorm;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.GELU;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The {@link Decoder}'s incremental step, the same math as its graph ({@link TransformerBlock},
- * {@link PositionEmbedding}, {@link FinalLayerNorm}, the output layer) with the same ND4J layer-norm
- * and GELU operations, on the graph's parameter arrays.
+ * {@link PositionEmbedding}, {@link FinalLayerNorm}, the output layer: libnd4j's layer norm without
+ * epsilon, its GELU x sigmoid(1.702 x)), the products on the graph's weight matrices, the rest on
+ * Java arrays ({@link StepRows}).
  */
 final class DecoderStep extends IncrementalDecoder {
 
@@ -21,9 +26,11 @@ final class DecoderStep extends IncrementalDecoder {
     private final INDArray embedding; // [V, d]
     private final INDArray positionRows; // [T, d]
     private final Map<String, INDArray>[] blocks;
-    private final Map<String, INDArray> norm;
+    private final Vectors[] vectors;
+    private final double[] finalGain;
+    private final double[] finalBias;
     private final INDArray headWeight; // [d, V]
-    private final INDArray headBias; // [1, V]
+    private final double[] headBias; // [V]
 
     @SuppressWarnings("unchecked")
     DecoderStep(ComputationGraph graph) {
@@ -36,9 +43,42 @@ final class DecoderStep extends IncrementalDecoder {
         for (int i = 0; i < blocks.length; i++) {
             blocks[i] = graph.getLayer("block" + i).paramTable();
         }
-        this.norm = graph.getLayer("norm").paramTable();
+        this.vectors = new Vectors[blocks.length];
+        for (int i = 0; i < blocks.length; i++) {
+            vectors[i] = new Vectors(blocks[i]);
+        }
+        Map<String, INDArray> norm = graph.getLayer("norm").paramTable();
+        this.finalGain = read(norm.get("gain"));
+        this.finalBias = read(norm.get("bias"));
         this.headWeight = graph.getLayer(Decoder.OUTPUT).getParam("W");
-        this.headBias = graph.getLayer(Decoder.OUTPUT).getParam("b");
+        this.headBias = read(graph.getLayer(Decoder.OUTPUT).getParam("b"));
+    }
+
+    /** A block's norm gains and biases, copied when the step is made. */
+    private static final class Vectors {
+        final double[] gain1;
+        final double[] bias1;
+        final double[] q;
+        final double[] k;
+        final double[] v;
+        final double[] o;
+        final double[] gain2;
+        final double[] bias2;
+        final double[] inner;
+        final double[] out;
+
+        Vectors(Map<String, INDArray> p) {
+            gain1 = read(p.get("gln1"));
+            bias1 = read(p.get("bln1"));
+            q = read(p.get("bq"));
+            k = read(p.get("bk"));
+            v = read(p.get("bv"));
+            o = read(p.get("bo"));
+            gain2 = read(p.get("gln2"));
+            bias2 = read(p.get("bln2"));
+            inner = read(p.get("b1"));
+            out = read(p.get("b2"));
+        }
     }
 
     @Override
@@ -72,32 +112,27 @@ final class DecoderStep extends IncrementalDecoder {
     }
 
     @Override
-    protected INDArray hidden(KvCache cache, int[] ids, int[] positions) {
-        INDArray x = Nd4j.pullRows(embedding, 1, ids).addi(Nd4j.pullRows(positionRows, 1, positions));
+    protected double[] hidden(KvCache cache, int[] ids, int[] positions) {
+        int d = config.dModel();
+        double[] x = read(Nd4j.pullRows(embedding, 1, ids));
+        addTo(x, read(Nd4j.pullRows(positionRows, 1, positions)));
         double queryScale = 1.0 / Math.sqrt(headSize());
         for (int i = 0; i < blocks.length; i++) {
             Map<String, INDArray> p = blocks[i];
-            INDArray h = layerNorm(x, p.get("gln1"), p.get("bln1"));
-            INDArray q = affine(h, p.get("wq"), p.get("bq")).muli(queryScale);
-            INDArray k = affine(h, p.get("wk"), p.get("bk"));
-            INDArray v = affine(h, p.get("wv"), p.get("bv"));
-            x.addi(affine(cache.attend(i, q, k, v), p.get("wo"), p.get("bo")));
-            INDArray inner = affine(layerNorm(x, p.get("gln2"), p.get("bln2")), p.get("w1"), p.get("b1"));
-            Nd4j.exec(new GELU(inner, inner));
-            x.addi(affine(inner, p.get("w2"), p.get("b2")));
+            Vectors v = vectors[i];
+            double[] h = layerNorm(x, d, v.gain1, v.bias1, 0);
+            double[] q = scale(addRow(times(h, p.get("wq")), v.q), queryScale);
+            double[] k = addRow(times(h, p.get("wk")), v.k);
+            double[] value = addRow(times(h, p.get("wv")), v.v);
+            addTo(x, addRow(times(cache.attend(i, q, k, value), p.get("wo")), v.o));
+            double[] inner = sigmoidGelu(addRow(times(layerNorm(x, d, v.gain2, v.bias2, 0), p.get("w1")), v.inner));
+            addTo(x, addRow(times(inner, p.get("w2")), v.out));
         }
-        return layerNorm(x, norm.get("gain"), norm.get("bias"));
+        return layerNorm(x, d, finalGain, finalBias, 0);
     }
 
     @Override
-    protected INDArray head(INDArray hidden) {
-        return affine(hidden, headWeight, headBias);
-    }
-
-    /** ND4J's layer norm over d, as {@link TransformerBlock#layerNorm}. */
-    private static INDArray layerNorm(INDArray rows, INDArray gain, INDArray bias) {
-        INDArray out = Nd4j.createUninitialized(rows.dataType(), rows.shape());
-        Nd4j.exec(new LayerNorm(rows, gain.reshape(gain.length()), bias.reshape(bias.length()), out, false, 1));
-        return out;
+    protected double[] head(double[] hidden) {
+        return addRow(times(hidden, headWeight), headBias);
     }
 }

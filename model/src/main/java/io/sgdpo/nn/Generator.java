@@ -5,8 +5,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Generates responses from a language model of any {@link Architecture}: greedy, or top-k sampling
@@ -123,15 +121,14 @@ public final class Generator {
             lengths[i] = prompts.get(i).length;
             active[i] = i;
         }
-        INDArray logits = model.lastLogits(cache, tokens); // [active, V]
+        double[][] logits = model.lastLogits(cache, tokens); // [active][V]
         while (true) {
-            double[][] rows = logits.castTo(DataType.DOUBLE).toDoubleMatrix();
             int[] next = new int[active.length];
             int[] still = new int[active.length];
             int kept = 0;
             for (int r = 0; r < active.length; r++) {
                 int i = active[r];
-                next[r] = choice.next(i, rows[r]);
+                next[r] = choice.next(i, logits[r]);
                 if (next[r] == eosId) {
                     continue;
                 }

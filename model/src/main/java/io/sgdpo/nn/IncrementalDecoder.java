@@ -4,9 +4,11 @@ import io.sgdpo.nn.gpt2.Gpt2Model;
 import io.sgdpo.nn.gpt2.Gpt2Step;
 import io.sgdpo.nn.llama.LlamaModel;
 import io.sgdpo.nn.llama.LlamaStep;
+import java.util.Arrays;
 import java.util.Map;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -14,11 +16,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * cached sequences and returns their logits, computing only the new tokens (the prompt once, then
  * one token per step), where the training graph would rerun every position of the sequence.
  *
- * <p>Plain ND4J operations on the training graph's own parameter arrays (views, nothing copied but
- * the decoder's small position table), not a SameDiff graph: a step is a few dozen small operations
- * on one row per sequence, where SameDiff's per-operation bookkeeping would cost more than the
- * arithmetic, and reading the live parameter arrays means a step always computes with the
- * parameters the graph has now. One subclass per architecture holds the whole math of a step:
+ * <p>Not a SameDiff graph: a step is a few dozen small operations on one row per sequence, where
+ * SameDiff's per-operation bookkeeping would cost more than the arithmetic. The matrix products run
+ * in ND4J on the training graph's own weight matrices ({@link StepProducts}); the row-wise math
+ * between them on Java arrays ({@link StepRows}), with the norms' gains and the biases copied when
+ * the step is made. Make one per generation (as {@link Generator} does), after any change to the
+ * parameters. One subclass per architecture holds the whole math of a step:
  * {@link DecoderStep}, {@link LlamaStep}, {@link Gpt2Step}. Tests hold each to the training
  * graph's logits at every position.
  */
@@ -59,23 +62,24 @@ public abstract class IncrementalDecoder {
     protected abstract DataType dataType();
 
     /**
-     * The final normalised hidden state of every new token, rows {@code [rows*n, d]} ordered (row,
-     * token), appending their keys and values to the cache ({@link KvCache#attend} in every block).
+     * The final normalised hidden state of every new token, rows {@code [rows*n, d]} row-major,
+     * ordered (row, token), appending their keys and values to the cache ({@link KvCache#attend} in
+     * every block).
      *
      * @param ids       token ids {@code [rows*n]} in that order
      * @param positions their positions, in the same order
      */
-    protected abstract INDArray hidden(KvCache cache, int[] ids, int[] positions);
+    protected abstract double[] hidden(KvCache cache, int[] ids, int[] positions);
 
-    /** Vocabulary logits {@code [m, V]} of hidden rows {@code [m, d]}. */
-    protected abstract INDArray head(INDArray hidden);
+    /** Vocabulary logits {@code [m, V]} of hidden rows {@code [m, d]}, both row-major. */
+    protected abstract double[] head(double[] hidden);
 
     /**
      * An empty cache for sequences whose tokens start at the given slots (their left padding), with
      * room for {@code capacity} slots each.
      */
     public KvCache newCache(int[] start, int capacity) {
-        return new KvCache(layers(), heads(), kvHeads(), headSize(), start, capacity, dataType());
+        return new KvCache(layers(), heads(), kvHeads(), headSize(), start, capacity);
     }
 
     /**
@@ -84,30 +88,43 @@ public abstract class IncrementalDecoder {
      * @param tokens {@code [rows][n]}, one array of n ids per row of the cache
      */
     public INDArray logits(KvCache cache, int[][] tokens) {
-        INDArray hidden = append(cache, tokens);
+        double[] logits = head(append(cache, tokens));
         int n = tokens[0].length;
-        return head(hidden).reshape(tokens.length, n, -1);
+        int vocabulary = logits.length / (tokens.length * n);
+        return StepRows.write(logits, vocabulary, dataType()).reshape(tokens.length, n, vocabulary);
     }
 
     /**
-     * Appends n tokens to every row of the cache and returns the logits of the last one only:
-     * {@code [rows, V]} (the output head is the most expensive product of a step; a prompt needs it
-     * once, not once per token).
+     * Appends n tokens to every row of the cache and returns the logits of the last one only, one
+     * array of V per row (the output head is the most expensive product of a step; a prompt needs it
+     * once, not once per token). The ND4J arrays a step makes live in a workspace of the calling
+     * thread ({@link PassWorkspace}), whose memory the next step reuses; the cache's own arrays stay
+     * outside it.
      */
-    public INDArray lastLogits(KvCache cache, int[][] tokens) {
-        INDArray hidden = append(cache, tokens);
-        int n = tokens[0].length;
-        if (n == 1) {
-            return head(hidden);
+    public double[][] lastLogits(KvCache cache, int[][] tokens) {
+        try (MemoryWorkspace step = PassWorkspace.open(STEP_WORKSPACE_ID)) {
+            double[] hidden = append(cache, tokens);
+            int rows = tokens.length;
+            int n = tokens[0].length;
+            int width = hidden.length / (rows * n);
+            double[] last = new double[rows * width];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(hidden, (r * n + n - 1) * width, last, r * width, width);
+            }
+            double[] logits = head(last);
+            int vocabulary = logits.length / rows;
+            double[][] result = new double[rows][];
+            for (int r = 0; r < rows; r++) {
+                result[r] = Arrays.copyOfRange(logits, r * vocabulary, (r + 1) * vocabulary);
+            }
+            return result;
         }
-        int[] last = new int[tokens.length];
-        for (int r = 0; r < last.length; r++) {
-            last[r] = r * n + n - 1;
-        }
-        return head(hidden.getRows(last));
     }
 
-    private INDArray append(KvCache cache, int[][] tokens) {
+    /** The workspace of a generation step's arrays. */
+    static final String STEP_WORKSPACE_ID = "SGDPO_GENERATION_STEP";
+
+    private double[] append(KvCache cache, int[][] tokens) {
         if (tokens.length != cache.rows()) {
             throw new IllegalArgumentException(tokens.length + " rows of tokens for a cache of " + cache.rows());
         }
@@ -126,7 +143,7 @@ public abstract class IncrementalDecoder {
                 throw new IllegalArgumentException("position " + p + " beyond the model's " + maxPositions());
             }
         }
-        INDArray hidden = hidden(cache, ids, positions);
+        double[] hidden = hidden(cache, ids, positions);
         cache.end();
         return hidden;
     }

@@ -1,29 +1,22 @@
 package io.sgdpo.nn;
 
-import static org.nd4j.linalg.indexing.NDArrayIndex.all;
-import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
-
-import java.util.Arrays;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.SpecifiedIndex;
-
 /**
  * The keys and values of every block for a batch of sequences being generated, and the causal
  * attention of new tokens over them: what lets {@link IncrementalDecoder} compute each new token
  * from that token alone instead of rerunning the whole sequence.
  *
- * <p>Layout: per block, keys and values {@code [rows, kvHeads, capacity, headSize]}, one slot per
- * token. Rows are left-aligned by padding: prompts of unequal length are padded on the left, so
- * that every row's next token goes into the same slot and one array write appends a token to all
- * rows. Row r's tokens start at slot {@code start[r]}; slots before it are padding, which no valid
- * token attends to (an additive bias of -1e9, as in the training layers' causal mask, makes their
- * weights exactly 0 after the softmax), and a token's position is its slot minus {@code start[r]}.
+ * <p>Layout: per block, keys and values {@code [rows, kvHeads, capacity, headSize]} in float32
+ * Java arrays, one slot per token. Rows are left-aligned by padding: prompts of unequal length are
+ * padded on the left, so that every row's next token goes into the same slot. Row r's tokens start
+ * at slot {@code start[r]}; slots before it are padding, which no token attends to (the training
+ * layers' causal mask, an additive bias of -1e9, gives them a weight of exactly 0 after the
+ * softmax: here they are left out of it), and a token's position is its slot minus
+ * {@code start[r]}. Grouped-query attention as in {@link CausalAttention}: query head h attends to
+ * the keys of group {@code h / (heads / kvHeads)}.
  *
- * <p>Grouped-query attention as in {@link CausalAttention}: the {@code rep = heads / kvHeads} query
- * heads of a group are stacked along the time axis and attend to their group's keys in one product.
+ * <p>The attention itself is a few thousand multiply-adds per row and head, computed in Java
+ * ({@link StepRows} says why not as ND4J operations); the keys and values are float32, the type
+ * every model here generates in.
  */
 public final class KvCache {
 
@@ -31,13 +24,11 @@ public final class KvCache {
     private final int kvHeads;
     private final int headSize;
     private final int capacity;
-    private final DataType type;
-    private final INDArray[] keys;
-    private final INDArray[] values;
+    private final float[][] keys;
+    private final float[][] values;
     private int[] start;
     private int used;
     private int pending;
-    private INDArray mask;
 
     /**
      * @param layers   blocks of the model
@@ -47,19 +38,23 @@ public final class KvCache {
      * @param start    each row's first slot (its left padding)
      * @param capacity slots per row: the longest prompt plus the tokens still to be appended
      */
-    KvCache(int layers, int heads, int kvHeads, int headSize, int[] start, int capacity, DataType type) {
+    KvCache(int layers, int heads, int kvHeads, int headSize, int[] start, int capacity) {
         CausalAttention.requireGroups(heads, kvHeads);
         this.heads = heads;
         this.kvHeads = kvHeads;
         this.headSize = headSize;
         this.capacity = capacity;
-        this.type = type;
         this.start = start.clone();
-        this.keys = new INDArray[layers];
-        this.values = new INDArray[layers];
+        this.keys = new float[layers][];
+        this.values = new float[layers][];
+        long size = (long) start.length * kvHeads * capacity * headSize;
+        if (size > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a cache of " + start.length + " rows x " + capacity + " slots x "
+                    + kvHeads * headSize + " values per block is too large: generate fewer prompts at a time");
+        }
         for (int l = 0; l < layers; l++) {
-            keys[l] = Nd4j.zeros(type, start.length, kvHeads, capacity, headSize);
-            values[l] = Nd4j.zeros(type, start.length, kvHeads, capacity, headSize);
+            keys[l] = new float[(int) size];
+            values[l] = new float[(int) size];
         }
     }
 
@@ -89,8 +84,13 @@ public final class KvCache {
         start = kept;
     }
 
-    private static INDArray select(INDArray cache, int[] rows) {
-        return cache.get(new SpecifiedIndex(rows), all(), all(), all()).dup('c');
+    private float[] select(float[] cache, int[] rows) {
+        int block = kvHeads * capacity * headSize;
+        float[] selected = new float[rows.length * block];
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(cache, rows[i] * block, selected, i * block, block);
+        }
+        return selected;
     }
 
     /**
@@ -103,26 +103,12 @@ public final class KvCache {
                     + " slots used");
         }
         pending = n;
-        int rep = heads / kvHeads;
-        int total = used + n;
         int[] positions = new int[start.length * n];
-        double[] bias = new double[start.length * rep * n * total];
-        boolean anyMasked = false;
         for (int r = 0; r < start.length; r++) {
             for (int i = 0; i < n; i++) {
-                int slot = used + i;
-                positions[r * n + i] = Math.max(0, slot - start[r]);
-                for (int g = 0; g < rep; g++) {
-                    int offset = ((r * rep + g) * n + i) * total;
-                    // keys before the row's start are padding, keys after the query's slot are its future
-                    Arrays.fill(bias, offset, offset + Math.min(start[r], total), CausalAttention.MASKED);
-                    Arrays.fill(bias, offset + slot + 1, offset + total, CausalAttention.MASKED);
-                    anyMasked |= start[r] > 0 || slot + 1 < total;
-                }
+                positions[r * n + i] = Math.max(0, used + i - start[r]);
             }
         }
-        mask = anyMasked ? Nd4j.create(bias, new long[] {start.length, 1, (long) rep * n, total}, 'c').castTo(type)
-                : null;
         return positions;
     }
 
@@ -130,7 +116,6 @@ public final class KvCache {
     void end() {
         used += pending;
         pending = 0;
-        mask = null;
     }
 
     /**
@@ -142,30 +127,87 @@ public final class KvCache {
      * @param k rows {@code [rows*n, kvHeads*headSize]}
      * @param v rows {@code [rows*n, kvHeads*headSize]}
      * @return rows {@code [rows*n, heads*headSize]}: each head's weighted values, heads concatenated
+     *         (zero for a padding slot's query, which attends to nothing)
      */
-    public INDArray attend(int layer, INDArray q, INDArray k, INDArray v) {
+    public double[] attend(int layer, double[] q, double[] k, double[] v) {
         if (pending == 0) {
             throw new IllegalStateException("attend outside a step");
         }
-        int b = start.length;
         int n = pending;
-        int total = used + n;
-        int rep = heads / kvHeads;
-        keys[layer].get(all(), all(), interval(used, total), all())
-                .assign(k.reshape(b, n, kvHeads, headSize).permute(0, 2, 1, 3));
-        values[layer].get(all(), all(), interval(used, total), all())
-                .assign(v.reshape(b, n, kvHeads, headSize).permute(0, 2, 1, 3));
-        INDArray cachedKeys = keys[layer].get(all(), all(), interval(0, total), all());
-        INDArray cachedValues = values[layer].get(all(), all(), interval(0, total), all());
-        INDArray grouped = q.reshape(b, n, kvHeads, rep, headSize).permute(0, 2, 3, 1, 4).dup('c')
-                .reshape(b, kvHeads, (long) rep * n, headSize);
-        INDArray scores = Nd4j.matmul(grouped, cachedKeys, null, false, true, false); // [b, kvHeads, rep*n, total]
-        if (mask != null) {
-            scores.addi(mask);
+        int kvWidth = kvHeads * headSize;
+        int width = heads * headSize;
+        if (q.length != start.length * n * width || k.length != start.length * n * kvWidth
+                || v.length != k.length) {
+            throw new IllegalArgumentException("queries, keys and values of " + q.length + ", " + k.length + " and "
+                    + v.length + " values for " + start.length + " rows x " + n + " tokens x " + heads + " heads ("
+                    + kvHeads + " key/value heads) of " + headSize);
         }
-        Nd4j.exec(new SoftMax(scores, scores, 3));
-        INDArray out = Nd4j.matmul(scores, cachedValues); // [b, kvHeads, rep*n, headSize]
-        return out.reshape(b, kvHeads, rep, n, headSize).permute(0, 3, 1, 2, 4).dup('c')
-                .reshape((long) b * n, (long) heads * headSize);
+        float[] cachedKeys = keys[layer];
+        float[] cachedValues = values[layer];
+        for (int r = 0; r < start.length; r++) {
+            for (int i = 0; i < n; i++) {
+                for (int g = 0; g < kvHeads; g++) {
+                    int from = ((r * n + i) * kvHeads + g) * headSize;
+                    int to = slot(r, g, used + i);
+                    for (int j = 0; j < headSize; j++) {
+                        cachedKeys[to + j] = (float) k[from + j];
+                        cachedValues[to + j] = (float) v[from + j];
+                    }
+                }
+            }
+        }
+        int rep = heads / kvHeads;
+        double[] out = new double[q.length];
+        double[] weights = new double[used + n];
+        for (int r = 0; r < start.length; r++) {
+            for (int i = 0; i < n; i++) {
+                int last = used + i; // a token attends to the row's slots start[r]..last
+                for (int h = 0; h < heads; h++) {
+                    int query = (r * n + i) * width + h * headSize;
+                    int group = h / rep;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int s = start[r]; s <= last; s++) {
+                        weights[s] = dot(q, query, cachedKeys, slot(r, group, s), headSize);
+                        max = Math.max(max, weights[s]);
+                    }
+                    double total = 0;
+                    for (int s = start[r]; s <= last; s++) {
+                        weights[s] = Math.exp(weights[s] - max);
+                        total += weights[s];
+                    }
+                    for (int s = start[r]; s <= last; s++) {
+                        double weight = weights[s] / total;
+                        int value = slot(r, group, s);
+                        for (int j = 0; j < headSize; j++) {
+                            out[query + j] += weight * cachedValues[value + j];
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private int slot(int row, int group, int slot) {
+        return ((row * kvHeads + group) * capacity + slot) * headSize;
+    }
+
+    /** q[from..from+n) . k[at..at+n), four running sums (independent, so the CPU overlaps them). */
+    private static double dot(double[] q, int from, float[] k, int at, int n) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int j = 0;
+        for (; j + 3 < n; j += 4) {
+            s0 += q[from + j] * k[at + j];
+            s1 += q[from + j + 1] * k[at + j + 1];
+            s2 += q[from + j + 2] * k[at + j + 2];
+            s3 += q[from + j + 3] * k[at + j + 3];
+        }
+        for (; j < n; j++) {
+            s0 += q[from + j] * k[at + j];
+        }
+        return s0 + s1 + s2 + s3;
     }
 }

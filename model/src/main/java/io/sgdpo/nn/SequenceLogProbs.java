@@ -13,11 +13,6 @@ import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import org.deeplearning4j.util.TimeSeriesUtils;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
-import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
-import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
-import org.nd4j.linalg.api.memory.enums.LearningPolicy;
-import org.nd4j.linalg.api.memory.enums.ResetPolicy;
-import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -51,33 +46,13 @@ public final class SequenceLogProbs {
     }
 
     private static List<PairLogProbs> of(ComputationGraph decoder, DataSet batch) {
-        try (MemoryWorkspace readOut = Nd4j.getWorkspaceManager().getAndActivateWorkspace(READ_OUT, READ_OUT_ID)) {
+        try (MemoryWorkspace readOut = PassWorkspace.open(READ_OUT_ID)) {
             INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());
             return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
         }
     }
 
-    /**
-     * Where the logits and the read-out's temporaries of a pass live: a workspace of the calling
-     * thread, whose memory the next pass reuses. Allocated afresh, each [mb*T, V] array (32 MiB at
-     * the mid peer shape, 103 MiB at GPT-2's) costs a zeroing pass and page faults over all of it:
-     * 100 ms per 32 MiB on the 2-core development machine, where filling memory already mapped
-     * takes 6 ms, and nearly half of the mid shape's reference pass (bench-peer --profile). Only
-     * Java arrays leave it; the thread keeps the memory of its largest pass, as DL4J's own
-     * workspaces do for the layers. It takes its size from the first pass and grows when a later
-     * one needs more: learning "over time" without a number of cycles never sizes a workspace, and
-     * then every array in it is a fresh allocation (at the GPT-2 shape the head's product took
-     * 400 ms in fresh memory against 110 ms in the sized workspace).
-     */
-    private static final WorkspaceConfiguration READ_OUT = WorkspaceConfiguration.builder()
-            .initialSize(0)
-            .overallocationLimit(0.05)
-            .policyAllocation(AllocationPolicy.OVERALLOCATE)
-            .policyLearning(LearningPolicy.FIRST_LOOP)
-            .policyReset(ResetPolicy.BLOCK_LEFT)
-            .policySpill(SpillPolicy.REALLOCATE)
-            .build();
-
+    /** The workspace of a pass's logits and read-out ({@link PassWorkspace}). */
     static final String READ_OUT_ID = "SGDPO_SEQUENCE_READ_OUT";
 
     /**

@@ -1,18 +1,25 @@
 package io.sgdpo.nn.llama;
 
+import static io.sgdpo.nn.StepRows.addRow;
+import static io.sgdpo.nn.StepRows.addTo;
+import static io.sgdpo.nn.StepRows.read;
+import static io.sgdpo.nn.StepRows.rmsNorm;
+import static io.sgdpo.nn.StepRows.swiglu;
+
 import io.sgdpo.nn.IncrementalDecoder;
 import io.sgdpo.nn.KvCache;
 import io.sgdpo.nn.StepProducts;
+import java.util.HashMap;
 import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * {@link LlamaModel}'s incremental step: the math of {@link LlamaBlock} (RMSNorm, q/k/v with their
  * optional biases, rotary positions in the rotate-half layout, grouped-query attention, SwiGLU), the
- * final RMSNorm and the head, tied or untied, on the graph's parameter arrays. The rotation angles
+ * final RMSNorm and the head, tied or untied: the products on the graph's weight matrices, the rest
+ * on Java arrays ({@link io.sgdpo.nn.StepRows}). The rotation angles
  * are {@link Rope}'s, computed for the positions of the step only (a model may allow tens of
  * thousands).
  */
@@ -20,7 +27,10 @@ public final class LlamaStep extends IncrementalDecoder {
 
     private final LlamaConfig c;
     private final Map<String, INDArray> p;
-    private final INDArray rotateHalf; // [headDim, headDim]: x R = (-x[n/2:], x[:n/2])
+    private final double[][] attentionNorms;
+    private final double[][] mlpNorms;
+    private final double[] finalNorm;
+    private final Map<String, double[]> biases; // the q/k/v biases a model has, copied
     private final double[] frequencies; // per dimension j of a head: theta^(-2 (j mod n/2) / n)
 
     /**
@@ -32,12 +42,20 @@ public final class LlamaStep extends IncrementalDecoder {
         this.p = params;
         int n = c.headDim();
         int half = n / 2;
-        double[] permutation = new double[n * n];
-        for (int j = 0; j < half; j++) {
-            permutation[(j + half) * n + j] = -1;
-            permutation[j * n + j + half] = 1;
+        this.attentionNorms = new double[c.layers()][];
+        this.mlpNorms = new double[c.layers()][];
+        this.biases = new HashMap<>();
+        for (int i = 0; i < c.layers(); i++) {
+            attentionNorms[i] = read(param(i, LlamaBlock.ATTN_NORM));
+            mlpNorms[i] = read(param(i, LlamaBlock.MLP_NORM));
+            for (String bias : new String[] {LlamaBlock.Q_BIAS, LlamaBlock.K_BIAS, LlamaBlock.V_BIAS}) {
+                INDArray values = param(i, bias);
+                if (values != null) {
+                    biases.put(LlamaBlock.param(i, bias), read(values));
+                }
+            }
         }
-        this.rotateHalf = Nd4j.create(permutation, new long[] {n, n}, 'c').castTo(dataType());
+        this.finalNorm = read(params.get(LlamaModel.NORM));
         this.frequencies = new double[n];
         for (int j = 0; j < n; j++) {
             frequencies[j] = Math.pow(c.ropeTheta(), -2.0 * (j % half) / n);
@@ -75,71 +93,64 @@ public final class LlamaStep extends IncrementalDecoder {
     }
 
     @Override
-    protected INDArray hidden(KvCache cache, int[] ids, int[] positions) {
-        INDArray x = Nd4j.pullRows(p.get(LlamaModel.EMBED), 1, ids);
+    protected double[] hidden(KvCache cache, int[] ids, int[] positions) {
+        int d = c.hiddenSize();
+        double[] x = read(Nd4j.pullRows(p.get(LlamaModel.EMBED), 1, ids));
         double queryScale = 1.0 / Math.sqrt(c.headDim());
-        INDArray[] angles = angles(positions, 1.0);
-        INDArray[] queryAngles = angles(positions, queryScale);
+        double eps = c.rmsNormEps();
         for (int i = 0; i < c.layers(); i++) {
-            INDArray h = rmsNorm(x, param(i, LlamaBlock.ATTN_NORM));
-            INDArray q = linear(h, param(i, LlamaBlock.Q), param(i, LlamaBlock.Q_BIAS));
-            INDArray k = linear(h, param(i, LlamaBlock.K), param(i, LlamaBlock.K_BIAS));
-            INDArray v = linear(h, param(i, LlamaBlock.V), param(i, LlamaBlock.V_BIAS));
-            INDArray attended = cache.attend(i, rotate(q, c.heads(), queryAngles), rotate(k, c.kvHeads(), angles), v);
-            x.addi(linear(attended, param(i, LlamaBlock.O), null));
-            INDArray h2 = rmsNorm(x, param(i, LlamaBlock.MLP_NORM));
-            INDArray gate = linear(h2, param(i, LlamaBlock.GATE), null);
-            INDArray up = linear(h2, param(i, LlamaBlock.UP), null);
-            INDArray swiglu = gate.muli(Transforms.sigmoid(gate, true)).muli(up);
-            x.addi(linear(swiglu, param(i, LlamaBlock.DOWN), null));
+            double[] h = rmsNorm(x, d, attentionNorms[i], eps);
+            double[] q = rotate(linear(h, i, LlamaBlock.Q, LlamaBlock.Q_BIAS), positions, queryScale);
+            double[] k = rotate(linear(h, i, LlamaBlock.K, LlamaBlock.K_BIAS), positions, 1.0);
+            double[] v = linear(h, i, LlamaBlock.V, LlamaBlock.V_BIAS);
+            addTo(x, linear(cache.attend(i, q, k, v), i, LlamaBlock.O, null));
+            double[] h2 = rmsNorm(x, d, mlpNorms[i], eps);
+            double[] swiglu = swiglu(linear(h2, i, LlamaBlock.GATE, null), linear(h2, i, LlamaBlock.UP, null));
+            addTo(x, linear(swiglu, i, LlamaBlock.DOWN, null));
         }
-        return rmsNorm(x, p.get(LlamaModel.NORM));
+        return rmsNorm(x, d, finalNorm, eps);
     }
 
     @Override
-    protected INDArray head(INDArray hidden) {
-        return linear(hidden, p.get(c.tiedEmbeddings() ? LlamaModel.EMBED : LlamaModel.HEAD), null);
+    protected double[] head(double[] hidden) {
+        return StepProducts.timesTransposed(hidden, p.get(c.tiedEmbeddings() ? LlamaModel.EMBED : LlamaModel.HEAD));
     }
 
     private INDArray param(int block, String part) {
         return p.get(LlamaBlock.param(block, part));
     }
 
-    /** cos and sin {@code [m, 1, headDim]} of each position's angles, times {@code scale}. */
-    private INDArray[] angles(int[] positions, double scale) {
+    /** {@code x W^T (+ b)}, W {@code [out, in]} as torch's nn.Linear, b the block's (null: none). */
+    private double[] linear(double[] rows, int block, String weight, String bias) {
+        return addRow(StepProducts.timesTransposed(rows, param(block, weight)),
+                bias == null ? null : biases.get(LlamaBlock.param(block, bias)));
+    }
+
+    /**
+     * Rows {@code [m, heads*headDim]} rotated in place, row r at {@code positions[r]}: per head
+     * x cos + rotate_half(x) sin, rotate_half(x) = (-x[n/2:], x[:n/2]), angles times {@code scale}.
+     */
+    private double[] rotate(double[] rows, int[] positions, double scale) {
         int n = c.headDim();
-        double[] cos = new double[positions.length * n];
-        double[] sin = new double[positions.length * n];
-        for (int t = 0; t < positions.length; t++) {
+        int half = n / 2;
+        int width = rows.length / positions.length;
+        double[] cos = new double[n];
+        double[] sin = new double[n];
+        double[] head = new double[n];
+        for (int r = 0; r < positions.length; r++) {
             for (int j = 0; j < n; j++) {
-                double angle = positions[t] * frequencies[j];
-                cos[t * n + j] = Math.cos(angle) * scale;
-                sin[t * n + j] = Math.sin(angle) * scale;
+                double angle = positions[r] * frequencies[j];
+                cos[j] = Math.cos(angle) * scale;
+                sin[j] = Math.sin(angle) * scale;
+            }
+            for (int start = r * width; start < (r + 1) * width; start += n) {
+                System.arraycopy(rows, start, head, 0, n);
+                for (int j = 0; j < n; j++) {
+                    double rotated = j < half ? -head[j + half] : head[j - half];
+                    rows[start + j] = head[j] * cos[j] + rotated * sin[j];
+                }
             }
         }
-        long[] shape = {positions.length, 1, n};
-        return new INDArray[] {Nd4j.create(cos, shape, 'c').castTo(dataType()),
-                Nd4j.create(sin, shape, 'c').castTo(dataType())};
-    }
-
-    /** Rows {@code [m, heads*headDim]} rotated: x cos + rotate_half(x) sin, per head. */
-    private INDArray rotate(INDArray rows, int heads, INDArray[] angles) {
-        long m = rows.size(0);
-        int n = c.headDim();
-        INDArray x = rows.reshape(m, heads, n);
-        INDArray rotated = StepProducts.times(rows.reshape(m * heads, n), rotateHalf).reshape(m, heads, n);
-        return x.mul(angles[0]).addi(rotated.muli(angles[1])).reshape(m, (long) heads * n);
-    }
-
-    /** RMSNorm of rows {@code [m, d]}: x / sqrt(mean(x^2) + eps) * gain. */
-    private INDArray rmsNorm(INDArray rows, INDArray gain) {
-        INDArray rms = Transforms.sqrt(rows.mul(rows).mean(true, 1).addi(c.rmsNormEps()), false);
-        return rows.divColumnVector(rms).muliRowVector(gain);
-    }
-
-    /** {@code x W^T (+ b)}, W {@code [out, in]} as torch's nn.Linear. */
-    private static INDArray linear(INDArray rows, INDArray weight, INDArray bias) {
-        INDArray y = StepProducts.timesTransposed(rows, weight);
-        return bias == null ? y : y.addiRowVector(bias);
+        return rows;
     }
 }
