@@ -6,17 +6,15 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The row-wise math of an {@link IncrementalDecoder} step (norms, biases, activations, residual
- * sums) on Java arrays of a few rows, row-major, between the step's matrix products
- * ({@link StepProducts}), which stay in ND4J.
+ * sums, and the crossing of ND4J arrays into and out of Java) on Java arrays of a few rows,
+ * row-major, between the step's matrix products ({@link StepProducts}).
  *
  * <p>Why not ND4J: a step works on one row per sequence being generated, and there every ND4J
  * operation costs its fixed overhead, not its arithmetic. On the 2-core development machine, on
  * {@code [4, 256]} rows: libnd4j's layer norm 126 µs into an existing array (it allocates its
- * temporaries natively), a bias added to each row 37 to 59 µs, a scalar multiplication 17 µs, where
- * PyTorch takes 3 to 11 µs for each. GPT-2's layer norm and gelu_new were nine ND4J operations
- * each. Crossing between ND4J and Java ({@link #read}, {@link #write}) costs about as much as one
- * ND4J operation, so a step crosses once on each side of a product. Sums over a row accumulate in
- * double, whatever the model's type.
+ * temporaries natively), a bias added to each row 37 to 59 µs, a scalar multiplication 17 µs,
+ * where PyTorch's elementwise operations take 3 to 11 µs. GPT-2's layer norm and gelu_new were nine
+ * ND4J operations each. Sums over a row accumulate in double, whatever the model's type.
  */
 public final class StepRows {
 
