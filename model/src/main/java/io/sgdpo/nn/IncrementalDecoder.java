@@ -18,9 +18,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *
  * <p>Not a SameDiff graph: a step is a few dozen small operations on one row per sequence, where
  * SameDiff's per-operation bookkeeping would cost more than the arithmetic. The matrix products run
- * in ND4J on the training graph's own weight matrices ({@link StepProducts}); the row-wise math
- * between them on Java arrays ({@link StepRows}), with the norms' gains and the biases copied when
- * the step is made. Make one per generation (as {@link Generator} does), after any change to the
+ * on the training graph's own weight matrices, through OpenBLAS ({@link StepProducts}); the row-wise
+ * math between them on Java arrays ({@link StepRows}), with the norms' gains and the biases copied
+ * when the step is made, and the attention in the cache ({@link KvCache}). Make one per generation (as {@link Generator} does), after any change to the
  * parameters. One subclass per architecture holds the whole math of a step:
  * {@link DecoderStep}, {@link LlamaStep}, {@link Gpt2Step}. Tests hold each to the training
  * graph's logits at every position.
