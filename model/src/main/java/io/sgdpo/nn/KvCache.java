@@ -144,50 +144,60 @@ public final class KvCache {
                     + v.length + " values for " + start.length + " rows x " + n + " tokens x " + heads + " heads ("
                     + kvHeads + " key/value heads) of " + headSize);
         }
-        float[] cachedKeys = keys[layer];
-        float[] cachedValues = values[layer];
-        for (int r = 0; r < start.length; r++) {
-            for (int i = 0; i < n; i++) {
-                for (int g = 0; g < kvHeads; g++) {
-                    int from = ((r * n + i) * kvHeads + g) * headSize;
-                    int to = slot(r, g, used + i);
-                    for (int j = 0; j < headSize; j++) {
-                        cachedKeys[to + j] = (float) k[from + j];
-                        cachedValues[to + j] = (float) v[from + j];
-                    }
-                }
-            }
-        }
+        store(layer, k, v, n);
         int rep = heads / kvHeads;
         double[] out = new double[q.length];
         double[] weights = new double[used + n];
         for (int r = 0; r < start.length; r++) {
             for (int i = 0; i < n; i++) {
-                int last = used + i; // a token attends to the row's slots start[r]..last
                 for (int h = 0; h < heads; h++) {
-                    int query = (r * n + i) * width + h * headSize;
-                    int group = h / rep;
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int s = start[r]; s <= last; s++) {
-                        weights[s] = dot(q, query, cachedKeys, slot(r, group, s), headSize);
-                        max = Math.max(max, weights[s]);
-                    }
-                    double total = 0;
-                    for (int s = start[r]; s <= last; s++) {
-                        weights[s] = Math.exp(weights[s] - max);
-                        total += weights[s];
-                    }
-                    for (int s = start[r]; s <= last; s++) {
-                        double weight = weights[s] / total;
-                        int value = slot(r, group, s);
-                        for (int j = 0; j < headSize; j++) {
-                            out[query + j] += weight * cachedValues[value + j];
-                        }
-                    }
+                    attendHead(layer, q, (r * n + i) * width + h * headSize, r, h / rep, used + i, weights, out);
                 }
             }
         }
         return out;
+    }
+
+    /** Writes the step's n keys and values of every row into their slots, rounded to float32. */
+    private void store(int layer, double[] k, double[] v, int n) {
+        for (int token = 0; token < start.length * n; token++) {
+            int slot = used + token % n;
+            for (int g = 0; g < kvHeads; g++) {
+                int from = (token * kvHeads + g) * headSize;
+                int to = slot(token / n, g, slot);
+                for (int j = 0; j < headSize; j++) {
+                    keys[layer][to + j] = (float) k[from + j];
+                    values[layer][to + j] = (float) v[from + j];
+                }
+            }
+        }
+    }
+
+    /**
+     * One query head's attention over row r's slots {@code start[r]..last} of its key/value group,
+     * added into {@code out} at the query's own offset; {@code weights} is scratch, one per slot.
+     */
+    private void attendHead(int layer, double[] q, int query, int r, int group, int last, double[] weights,
+                            double[] out) {
+        float[] cachedKeys = keys[layer];
+        float[] cachedValues = values[layer];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int s = start[r]; s <= last; s++) {
+            weights[s] = dot(q, query, cachedKeys, slot(r, group, s), headSize);
+            max = Math.max(max, weights[s]);
+        }
+        double total = 0;
+        for (int s = start[r]; s <= last; s++) {
+            weights[s] = Math.exp(weights[s] - max);
+            total += weights[s];
+        }
+        for (int s = start[r]; s <= last; s++) {
+            double weight = weights[s] / total;
+            int value = slot(r, group, s);
+            for (int j = 0; j < headSize; j++) {
+                out[query + j] += weight * cachedValues[value + j];
+            }
+        }
     }
 
     private int slot(int row, int group, int slot) {

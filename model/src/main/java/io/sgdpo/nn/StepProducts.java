@@ -52,15 +52,21 @@ public final class StepProducts {
                     + (transposed ? "the transpose of " : "") + "weight " + Arrays.toString(weight.shape()));
         }
         int m = (int) (rows.length / in);
-        if (goesToCblas(weight)) {
-            return Cblas.product(rows, m, (int) in, (int) out, weight, Layout.of(weight).rowMajor != transposed);
+        Layout layout = cblasLayout(weight);
+        if (layout != null) {
+            return Cblas.product(rows, m, (int) in, (int) out, weight, layout.rowMajor != transposed);
         }
         return throughNd4j(rows, m, in, out, weight, transposed);
     }
 
     /** Whether products with this weight go straight to CBLAS (else through libnd4j's matmul op). */
     static boolean goesToCblas(INDArray weight) {
-        return Cblas.AVAILABLE && weight.dataType() == DataType.FLOAT && Layout.of(weight) != null;
+        return cblasLayout(weight) != null;
+    }
+
+    /** The weight's layout when CBLAS can take it, else null. */
+    private static Layout cblasLayout(INDArray weight) {
+        return Cblas.AVAILABLE && weight.dataType() == DataType.FLOAT ? Layout.of(weight) : null;
     }
 
     /** How a weight's values lie in memory, if densely: row by row, or column by column. */
@@ -146,11 +152,7 @@ public final class StepProducts {
             }
             FloatPointer x = buffers.in;
             FloatPointer y = buffers.out;
-            float[] narrow = buffers.narrowIn;
-            for (int i = 0; i < rows.length; i++) {
-                narrow[i] = (float) rows[i];
-            }
-            x.put(narrow, 0, rows.length);
+            x.put(StepRows.narrow(rows, buffers.narrowIn), 0, rows.length);
             FloatPointer w = new FloatPointer(weight.data().addressPointer());
             int rowMajor = openblas_nolapack.CblasRowMajor;
             int noTrans = openblas_nolapack.CblasNoTrans;
@@ -165,13 +167,8 @@ public final class StepProducts {
                 openblas_nolapack.cblas_sgemm(rowMajor, noTrans, weightIsInByOut ? noTrans : trans, m, out, in, 1f,
                         x, in, w, weightIsInByOut ? out : in, 0f, y, out);
             }
-            float[] result = buffers.narrowOut;
-            y.get(result, 0, length);
-            double[] wide = new double[length];
-            for (int i = 0; i < length; i++) {
-                wide[i] = result[i];
-            }
-            return wide;
+            y.get(buffers.narrowOut, 0, length);
+            return StepRows.widen(buffers.narrowOut, length);
         }
     }
 }

@@ -27,11 +27,7 @@ public final class StepRows {
                 ? array : array.dup('c');
         if (packed.dataType() == DataType.FLOAT) {
             float[] narrow = packed.data().asFloat(); // one bulk copy; asDouble reads value by value
-            double[] wide = new double[narrow.length];
-            for (int i = 0; i < narrow.length; i++) {
-                wide[i] = narrow[i];
-            }
-            return wide;
+            return widen(narrow, narrow.length);
         }
         return packed.data().asDouble();
     }
@@ -40,13 +36,26 @@ public final class StepRows {
     public static INDArray write(double[] values, int width, DataType type) {
         long[] shape = {values.length / width, width};
         if (type == DataType.FLOAT) {
-            float[] narrow = new float[values.length];
-            for (int i = 0; i < values.length; i++) {
-                narrow[i] = (float) values[i];
-            }
-            return Nd4j.create(narrow, shape, 'c');
+            return Nd4j.create(narrow(values, new float[values.length]), shape, 'c');
         }
         return Nd4j.create(values, shape, 'c').castTo(type);
+    }
+
+    /** The first {@code length} values, in double. */
+    static double[] widen(float[] values, int length) {
+        double[] wide = new double[length];
+        for (int i = 0; i < length; i++) {
+            wide[i] = values[i];
+        }
+        return wide;
+    }
+
+    /** The values rounded to float32, into {@code into} (at least as long), which it returns. */
+    static float[] narrow(double[] values, float[] into) {
+        for (int i = 0; i < values.length; i++) {
+            into[i] = (float) values[i];
+        }
+        return into;
     }
 
     /**

@@ -98,10 +98,11 @@ public final class LlamaStep extends IncrementalDecoder {
         double[] x = read(Nd4j.pullRows(p.get(LlamaModel.EMBED), 1, ids));
         double queryScale = 1.0 / Math.sqrt(c.headDim());
         double eps = c.rmsNormEps();
+        double[][] angles = angles(positions);
         for (int i = 0; i < c.layers(); i++) {
             double[] h = rmsNorm(x, d, attentionNorms[i], eps);
-            double[] q = rotate(linear(h, i, LlamaBlock.Q, LlamaBlock.Q_BIAS), positions, queryScale);
-            double[] k = rotate(linear(h, i, LlamaBlock.K, LlamaBlock.K_BIAS), positions, 1.0);
+            double[] q = rotate(linear(h, i, LlamaBlock.Q, LlamaBlock.Q_BIAS), angles, queryScale);
+            double[] k = rotate(linear(h, i, LlamaBlock.K, LlamaBlock.K_BIAS), angles, 1.0);
             double[] v = linear(h, i, LlamaBlock.V, LlamaBlock.V_BIAS);
             addTo(x, linear(cache.attend(i, q, k, v), i, LlamaBlock.O, null));
             double[] h2 = rmsNorm(x, d, mlpNorms[i], eps);
@@ -126,28 +127,37 @@ public final class LlamaStep extends IncrementalDecoder {
                 bias == null ? null : biases.get(LlamaBlock.param(block, bias)));
     }
 
-    /**
-     * Rows {@code [m, heads*headDim]} rotated in place, row r at {@code positions[r]}: per head
-     * x cos + rotate_half(x) sin, rotate_half(x) = (-x[n/2:], x[:n/2]), angles times {@code scale}.
-     */
-    private double[] rotate(double[] rows, int[] positions, double scale) {
+    /** cos and sin {@code [m * headDim]} of each position's angles, computed once per step. */
+    private double[][] angles(int[] positions) {
         int n = c.headDim();
-        int half = n / 2;
-        int width = rows.length / positions.length;
-        double[] cos = new double[n];
-        double[] sin = new double[n];
-        double[] head = new double[n];
+        double[] cos = new double[positions.length * n];
+        double[] sin = new double[positions.length * n];
         for (int r = 0; r < positions.length; r++) {
             for (int j = 0; j < n; j++) {
                 double angle = positions[r] * frequencies[j];
-                cos[j] = Math.cos(angle) * scale;
-                sin[j] = Math.sin(angle) * scale;
+                cos[r * n + j] = Math.cos(angle);
+                sin[r * n + j] = Math.sin(angle);
             }
+        }
+        return new double[][] {cos, sin};
+    }
+
+    /**
+     * Rows {@code [m, heads*headDim]} rotated in place, row r by its position's angles: per head
+     * x cos + rotate_half(x) sin, rotate_half(x) = (-x[n/2:], x[:n/2]), both times {@code scale}.
+     */
+    private double[] rotate(double[] rows, double[][] angles, double scale) {
+        int n = c.headDim();
+        int half = n / 2;
+        int m = angles[0].length / n;
+        int width = rows.length / m;
+        double[] head = new double[n];
+        for (int r = 0; r < m; r++) {
             for (int start = r * width; start < (r + 1) * width; start += n) {
                 System.arraycopy(rows, start, head, 0, n);
                 for (int j = 0; j < n; j++) {
                     double rotated = j < half ? -head[j + half] : head[j - half];
-                    rows[start + j] = head[j] * cos[j] + rotated * sin[j];
+                    rows[start + j] = (head[j] * angles[0][r * n + j] + rotated * angles[1][r * n + j]) * scale;
                 }
             }
         }
