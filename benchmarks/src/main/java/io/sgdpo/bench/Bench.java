@@ -20,6 +20,7 @@ public final class Bench {
         COMMANDS.put("bench-train", new BenchTrainCommand());
         COMMANDS.put("bench-peer", new BenchPeerCommand());
         COMMANDS.put("bench-wire", new BenchWireCommand());
+        COMMANDS.put("bench-checkpoint", new BenchCheckpointCommand());
         COMMANDS.put("bench-report", new BenchReportCommand());
     }
 

@@ -17,14 +17,13 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Checkpoints of a model under a directory on any Hadoop file system (file://, hdfs://, ...).
  *
  * <p>Each checkpoint is a directory {@code step-NNNNNNNNNN} holding {@code model.zip} (DL4J's
- * format: configuration, parameters and optimizer state), {@code state.properties}
+ * format: configuration, parameters and optimizer state; {@link ModelZip}), {@code state.properties}
  * ({@link TrainingState}) and, for a model imported from Hugging Face, {@code origin/} (its
  * {@link HfOrigin}: configuration and tokenizer files, so that it can be exported again). It is
  * written completely under a temporary name ({@code _tmp-...}) and
@@ -79,7 +78,7 @@ public final class Checkpoints {
         fs.mkdirs(tmp);
         try {
             try (OutputStream out = fs.create(new Path(tmp, MODEL), false)) {
-                ModelSerializer.writeModel(graph, out, true);
+                ModelZip.write(graph, out, true);
             }
             try (OutputStream out = fs.create(new Path(tmp, STATE), false)) {
                 state.write(out);
@@ -152,7 +151,7 @@ public final class Checkpoints {
      */
     public static ComputationGraph readModel(InputStream modelZip, boolean withUpdater) throws IOException {
         io.sgdpo.nn.Decoder.silenceSameDiffLog();
-        return ModelSerializer.restoreComputationGraph(modelZip, withUpdater);
+        return ModelZip.read(modelZip, withUpdater);
     }
 
     /** Loads a checkpoint given as a Hadoop URI or local path. */

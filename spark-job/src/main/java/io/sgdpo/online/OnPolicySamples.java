@@ -1,6 +1,7 @@
 package io.sgdpo.online;
 
 import io.sgdpo.checkpoint.Checkpoints;
+import io.sgdpo.checkpoint.ModelZip;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,7 +17,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.util.ModelSerializer;
 
 /**
  * Draws {@code k} completions of every prompt on the executors: the model is broadcast, each task
@@ -103,7 +103,7 @@ public final class OnPolicySamples {
     static byte[] serialize(ComputationGraph model) {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ModelSerializer.writeModel(model, out, false);
+            ModelZip.write(model, out, false);
             return out.toByteArray();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot serialise the model to broadcast it", e);

@@ -56,11 +56,21 @@ public final class TrainJob {
     /** The metrics file under RUN/metrics/. */
     public static final String METRICS = "train.jsonl";
 
+    /** Pairs brought to the driver at a time (12 MB at 1,024 tokens per row), at least one chunk's. */
+    static final int COLLECTED_PAIRS = 1024;
+
+    /** Phases of {@link Result#seconds}. */
+    public static final String UPDATES = "updates", EVALUATION = "evaluation", METRIC_FILES = "metric files";
+
     private TrainJob() {
     }
 
-    /** What a finished run left behind. */
-    public record Result(Path checkpoint, List<Map<String, Object>> metrics) {
+    /**
+     * What a finished run left behind.
+     *
+     * @param seconds wall-clock seconds of this run by phase ({@link RunTimes#seconds})
+     */
+    public record Result(Path checkpoint, List<Map<String, Object>> metrics, Map<String, Double> seconds) {
     }
 
     /** A run stopped by a non-finite loss or parameter. */
@@ -125,6 +135,8 @@ public final class TrainJob {
 
     public static Result run(SparkSession spark, String dataDir, String init, String runDir, Config config,
                              boolean resume, PrintStream progress) throws IOException {
+        RunTimes times = new RunTimes();
+        long mark = System.nanoTime();
         Settings s = Settings.of(config);
         PreferenceLoss loss = Losses.create(s.loss());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -191,10 +203,13 @@ public final class TrainJob {
             progress.printf("train: the policy starts as the checkpoint that scored %s: metrics before the first"
                     + " update compare it with itself (rewards 0)%n", dataDir);
         }
+        mark = times.add("data and model", mark);
         if (state.step() == 0 && metrics.rows().isEmpty()) {
             Map<String, Object> r = baseRow(runId, 0, 0, schedule.at(0), Double.NaN);
             r.putAll(evaluate(policy, layout, evalPairs, loss, s, startsAtReference));
+            mark = times.add(EVALUATION, mark);
             metrics.append(r);
+            mark = times.add(METRIC_FILES, mark);
             progress.printf("train: step 0/%d  eval_loss %.4f  eval_rewards/accuracies %.3f%n", totalSteps,
                     (Double) r.get("eval_loss"), (Double) r.get("eval_rewards/accuracies"));
         }
@@ -204,10 +219,14 @@ public final class TrainJob {
         long stepsThisRun = 0;
         try (DistributedTrainer trainer = TrainingMasters.create(sc, policy, config.getConfig("train.master"),
                 new TrainingMasters.Run(s.batchSize(), 2, schedule, s.learningRate(), step, s.seed()))) {
+            mark = times.add("training master", mark);
             progress.printf("train: %s%n", trainer.describe());
             trainer.warningForFitsOf(s.logEvery()).ifPresent(w -> progress.printf("train: warning: %s%n", w));
             JavaRDD<Minibatches.Batch> epochBatches = null;
             long cachedEpoch = -1;
+            // the epoch's next minibatches on the driver, [windowFrom, windowFrom + window.size())
+            List<Minibatches.Batch> window = List.of();
+            long windowFrom = 0;
             while (step < totalSteps) {
                 long epoch = step / batchesPerEpoch + 1;
                 if (epoch != cachedEpoch) {
@@ -216,27 +235,34 @@ public final class TrainJob {
                     }
                     epochBatches = Minibatches.of(train, s.batchSize(), s.seed(), epoch, false, partitions).cache();
                     cachedEpoch = epoch;
+                    window = List.of();
                 }
                 long epochStart = (epoch - 1) * batchesPerEpoch;
                 long chunkEnd = Math.min(Math.min(step + s.logEvery(), epochStart + batchesPerEpoch), totalSteps);
                 long from = step - epochStart;
                 long to = chunkEnd - epochStart;
-                List<Minibatches.Batch> chunk = new ArrayList<>(epochBatches.filter(b -> b.index() >= from
-                        && b.index() < to).collect());
-                chunk.sort(java.util.Comparator.comparingLong(Minibatches.Batch::index));
+                if (from < windowFrom || to > windowFrom + window.size()) {
+                    window = collectMinibatches(epochBatches, from, Math.min(batchesPerEpoch,
+                            Math.max(to, from + Math.max(1, COLLECTED_PAIRS / s.batchSize()))));
+                    windowFrom = from;
+                }
+                List<Minibatches.Batch> chunk = new ArrayList<>(window.subList((int) (from - windowFrom),
+                        (int) (to - windowFrom)));
+                mark = times.add("minibatches", mark);
 
                 Map<String, Object> row = baseRow(runId, epoch, chunkEnd, schedule.at(step), Double.NaN);
 
                 long tokens = chunk.stream().flatMap(b -> b.pairs().stream())
                         .mapToLong(p -> 2L * p.prompt().length + p.chosen().length + p.rejected().length).sum();
-                long start = System.nanoTime();
+                mark = System.nanoTime();
                 long seed = s.seed();
                 // the learning rate of each step is set by the schedule in the updaters, step by step
                 List<UpdateMetrics.ScoredPair> scored = trainer.fit(sc.parallelize(chunk,
                                 Math.min(partitions, chunk.size())),
                         (index, pairs) -> layout.build(pairs, loss, seed, epochStart + index, DataType.FLOAT),
                         epochStart);
-                double seconds = (System.nanoTime() - start) / 1e9;
+                double seconds = (System.nanoTime() - mark) / 1e9;
+                mark = times.add(UPDATES, mark);
                 Map<String, Double> trainMetrics = chunkMetrics(scored, chunk, loss, startsAtReference && step == 0);
                 requireFinite(trainMetrics.get(BatchMetrics.LOSS), "loss", step, chunk);
                 row.putAll(trainMetrics);
@@ -248,13 +274,19 @@ public final class TrainJob {
 
                 boolean last = step == totalSteps;
                 if (last || (s.evalEvery() > 0 && step % s.evalEvery() == 0)) {
+                    mark = System.nanoTime();
                     row.putAll(evaluate(policy, layout, evalPairs, loss, s, false));
+                    mark = times.add(EVALUATION, mark);
                 }
                 state = new TrainingState(step, (int) epoch, s.seed(), s.seed() + step, state.extra());
                 if (last || (s.checkpointEvery() > 0 && step % s.checkpointEvery() == 0)) {
+                    mark = System.nanoTime();
                     row.put("checkpoint", checkpoints.save(policy, state, origin).toString());
+                    mark = times.add("checkpoints", mark);
                 }
+                mark = System.nanoTime();
                 metrics.append(row);
+                mark = times.add(METRIC_FILES, mark);
                 double elapsed = (System.nanoTime() - runStart) / 1e9;
                 double eta = elapsed / stepsThisRun * (totalSteps - step);
                 progress.printf("train: step %d/%d  loss %.4f  rewards/accuracies %.3f  %.0f tokens/s  ETA %.0fs%s%n",
@@ -266,11 +298,31 @@ public final class TrainJob {
             if (epochBatches != null) {
                 epochBatches.unpersist();
             }
+            mark = System.nanoTime();
         }
+        mark = times.add("training master", mark);
         Path metricsDir = new Path(run, "metrics");
         MetricsFiles.writeParquet(spark, metrics.rows(), new Path(metricsDir, "train.parquet"));
         MetricsFiles.writeChart(fs, metrics.rows(), new Path(metricsDir, "curves.png"), s.loss().getName());
-        return new Result(checkpoints.latest().orElseThrow(), metrics.rows());
+        times.add(METRIC_FILES, mark);
+        progress.printf("train: %d steps this run in %s%n", stepsThisRun, times.summary());
+        return new Result(checkpoints.latest().orElseThrow(), metrics.rows(), times.seconds());
+    }
+
+    /**
+     * The epoch's minibatches {@code [from, until)} in order, on the driver. One Spark job (a scan of
+     * the cached epoch) serves many chunks: one per chunk cost about 30 ms each on 2 cores.
+     */
+    private static List<Minibatches.Batch> collectMinibatches(JavaRDD<Minibatches.Batch> epoch, long from,
+                                                              long until) {
+        List<Minibatches.Batch> out = new ArrayList<>(epoch.filter(b -> b.index() >= from && b.index() < until)
+                .collect());
+        out.sort(java.util.Comparator.comparingLong(Minibatches.Batch::index));
+        if (out.size() != until - from) {
+            throw new IllegalStateException("minibatches " + from + " to " + until + " of the epoch: found "
+                    + out.size());
+        }
+        return out;
     }
 
     private static Map<String, Object> baseRow(String runId, long epoch, long step, double learningRate,

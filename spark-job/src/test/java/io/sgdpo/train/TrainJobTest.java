@@ -116,6 +116,11 @@ class TrainJobTest {
                 .count());
         assertTrue(new File(run, "metrics/curves.png").length() > 1000);
         assertTrue(new File(run, "_manifest.json").isFile());
+        // where the run's time went: every phase it went through, none negative
+        assertEquals(java.util.Set.of("data and model", TrainJob.EVALUATION, "training master", "minibatches",
+                TrainJob.UPDATES, TrainJob.METRIC_FILES, "checkpoints", "other"), sgdpo.seconds().keySet());
+        sgdpo.seconds().forEach((phase, seconds) -> assertTrue(seconds >= 0 && (seconds > 0 || phase.equals("other")),
+                phase + ": " + seconds));
     }
 
     @Test

@@ -155,9 +155,10 @@ final class JobVariants {
     /**
      * One run of the job: the seconds of the whole {@link TrainJob#run} and the tokens per second of
      * its updates alone, the median of the job's own {@code tokens_per_s} (tokens / seconds of the
-     * trainer's fit) over its chunks after the first, whose fit also builds the workers' networks.
+     * trainer's fit) over its chunks after the first, whose fit also builds the workers' networks,
+     * and the job's own seconds by phase ({@link TrainJob.Result#seconds}).
      */
-    record Run(double seconds, double updateTokensPerSecond) {
+    record Run(double seconds, double updateTokensPerSecond, Map<String, Double> phases) {
     }
 
     /** One whole {@link TrainJob#run} (the Spark session's start and stop excluded). */
@@ -173,7 +174,7 @@ final class JobVariants {
             double[] chunks = result.metrics().stream().map(r -> r.get("tokens_per_s")).filter(v -> v != null)
                     .mapToDouble(v -> ((Number) v).doubleValue()).toArray();
             double[] afterFirst = chunks.length > 1 ? Arrays.copyOfRange(chunks, 1, chunks.length) : chunks;
-            return new Run(seconds, RepeatFigures.median(afterFirst));
+            return new Run(seconds, RepeatFigures.median(afterFirst), result.seconds());
         } finally {
             spark.stop();
             deleteRecursively(run);

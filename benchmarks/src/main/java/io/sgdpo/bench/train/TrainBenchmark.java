@@ -111,6 +111,7 @@ public final class TrainBenchmark {
         seconds.put(JOB_PLAIN, new double[repeats]);
         seconds.put(JOB, new double[repeats]);
         double[] jobUpdateTps = new double[repeats];
+        Map<String, double[]> jobPhases = new LinkedHashMap<>();
         for (int round = -1; round < repeats; round++) { // round -1 warms every variant up; variants take turns
             Map<String, Double> times = new LinkedHashMap<>();
             for (Variant v : stepVariants) {
@@ -121,6 +122,9 @@ public final class TrainBenchmark {
             times.put(JOB, jobRun.seconds());
             if (round >= 0) {
                 jobUpdateTps[round] = jobRun.updateTokensPerSecond();
+                for (Map.Entry<String, Double> phase : jobRun.phases().entrySet()) {
+                    jobPhases.computeIfAbsent(phase.getKey(), k -> new double[repeats])[round] = phase.getValue();
+                }
                 for (Map.Entry<String, Double> t : times.entrySet()) {
                     seconds.get(t.getKey())[round] = t.getValue();
                     out.printf("  round %d  %-52s %.2f s%n", round, t.getKey(), t.getValue());
@@ -207,6 +211,16 @@ public final class TrainBenchmark {
         md.append(String.format("- the job's updates alone (its own tokens_per_s of each chunk after the first: tokens /"
                 + " seconds of the trainer's fit; median over chunks, then over repeats, %.0f tokens/s) / plain fit: %.2f%n",
                 RepeatFigures.median(jobUpdateTps), updateRatio));
+        ObjectNode phases = report.putObject("job_phase_median_s");
+        StringBuilder phaseLine = new StringBuilder();
+        for (Map.Entry<String, double[]> phase : jobPhases.entrySet()) {
+            double median = RepeatFigures.median(phase.getValue());
+            phases.put(phase.getKey(), median);
+            phaseLine.append(phaseLine.length() == 0 ? "" : ", ")
+                    .append(String.format("%s %.2f", phase.getKey(), median));
+        }
+        md.append("- where the job's time goes (its own clock, TrainJob.Result#seconds; median s per phase over"
+                + " repeats): ").append(phaseLine).append('\n');
         report.put("job_model", job.model());
         report.put("job_settings", job.settings());
         report.put("job_steps", job.steps());

@@ -1,6 +1,7 @@
 package io.sgdpo.prep.ref;
 
 import io.sgdpo.checkpoint.Checkpoints;
+import io.sgdpo.checkpoint.ModelZip;
 import io.sgdpo.hf.HfModels;
 import io.sgdpo.hf.HfOrigin;
 import io.sgdpo.nn.LanguageModels;
@@ -101,7 +102,7 @@ public record ReferenceCheckpoint(Path path, String identity, byte[] bytes, Mode
     private static ReferenceCheckpoint imported(FileSystem fs, Path path, int maxLength) throws IOException {
         HfModels.Imported model = HfModels.load(fs, path, maxLength);
         ByteArrayOutputStream zip = new ByteArrayOutputStream();
-        ModelSerializer.writeModel(model.graph(), zip, false);
+        ModelZip.write(model.graph(), zip, false);
         ComputationGraphConfiguration conf = model.graph().getConfiguration();
         return new ReferenceCheckpoint(path, model.identity(), zip.toByteArray(), LanguageModels.describe(conf),
                 conf.getDataType(), model.origin().file(ModelTokenizer.TOKENIZER_JSON), null);
