@@ -24,8 +24,9 @@ final class BenchCheckpointCommand implements Sgdpo.Command {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--help", "-h" -> {
-                        out.println("Usage: sgdpo bench-checkpoint [--shapes " + String.join(",", CheckpointBenchmark.SHAPES)
-                                + "] [--repeats R] [--warmups W] [--out DIR]");
+                        out.println("Usage: sgdpo bench-checkpoint [--shapes "
+                                + String.join(",", CheckpointBenchmark.SHAPES) + "] [--repeats R] [--warmups W]"
+                                + " [--out DIR]");
                         out.println("  Writes DIR/checkpoint.json and DIR/checkpoint.md (default DIR: bench).");
                         return 0;
                     }

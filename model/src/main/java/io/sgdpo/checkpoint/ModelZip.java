@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.zip.Deflater;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
@@ -21,10 +22,12 @@ import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.common.primitives.Triple;
+import org.nd4j.linalg.api.buffer.BaseDataBuffer;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.compression.CompressedDataBuffer;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -97,6 +100,9 @@ public final class ModelZip {
                     json = new String(zip.readAllBytes(), StandardCharsets.UTF_8);
                 } else if (name.equals(ModelSerializer.COEFFICIENTS_BIN)) {
                     params = readArray(new DataInputStream(zip), name, null);
+                    if (params.isEmpty()) {
+                        throw new IOException(name + ": no parameters");
+                    }
                 } else if (name.equals(ModelSerializer.UPDATER_BIN) && withUpdater) {
                     // in the files' order the graph exists by now: its own state array takes the values
                     // (as ModelSerializer's setStateViewArray would copy them), no second array of that size
@@ -138,8 +144,8 @@ public final class ModelZip {
         try {
             graph.init(params, false);
         } catch (RuntimeException e) {
-            throw new IOException(ModelSerializer.COEFFICIENTS_BIN + " does not fit the configuration (" + params.length()
-                    + " parameters): " + e.getMessage(), e);
+            throw new IOException(ModelSerializer.COEFFICIENTS_BIN + " does not fit the configuration ("
+                    + params.length() + " parameters): " + e.getMessage(), e);
         }
         return graph;
     }
@@ -159,7 +165,7 @@ public final class ModelZip {
         data.writeLong(buffer.length());
         data.writeUTF(buffer.dataType().name());
         int width = buffer.getElementSize();
-        byte[] bytes = new byte[CHUNK * width];
+        byte[] bytes = new byte[(int) Math.min(CHUNK, buffer.length()) * width];
         ByteBuffer bigEndian = ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN);
         for (long from = 0; from < buffer.length(); from += CHUNK) {
             int n = (int) Math.min(CHUNK, buffer.length() - from);
@@ -183,29 +189,37 @@ public final class ModelZip {
      * into {@code into} (when not null and of the same type and shape), else into a new array.
      */
     private static INDArray readArray(DataInputStream in, String entry, INDArray into) throws IOException {
-        Triple<DataBuffer.AllocationMode, Long, DataType> shapeHeader = header(in, entry);
+        try {
+            return readArrayOrFail(in, entry, into);
+        } catch (RuntimeException e) { // ND4J's own parsing of a header it does not expect
+            throw new IOException(entry + ": not an ND4J array (" + e + ")", e);
+        }
+    }
+
+    private static INDArray readArrayOrFail(DataInputStream in, String entry, INDArray into) throws IOException {
+        Triple<DataBuffer.AllocationMode, Long, DataType> shapeHeader = BaseDataBuffer.readHeader(in);
         if (shapeHeader.getMiddle() < 4 || shapeHeader.getMiddle() > 2 * MAX_RANK + 4) {
             throw new IOException(entry + ": not an ND4J array (shape information of " + shapeHeader.getMiddle()
                     + " values)");
         }
         DataBuffer shapeInfo = Nd4j.createBufferDetached(new long[] {shapeHeader.getMiddle()}, shapeHeader.getRight());
         shapeInfo.read(in, shapeHeader.getLeft(), shapeHeader.getMiddle(), shapeHeader.getRight());
-        var dataHeader = header(in, entry);
+        Triple<DataBuffer.AllocationMode, Long, DataType> dataHeader = BaseDataBuffer.readHeader(in);
         long[] shape = Shape.shape(shapeInfo.asLong());
         long length = Shape.lengthOf(shape);
         if (dataHeader.getMiddle() != length) {
-            throw new IOException(entry + ": its shape " + java.util.Arrays.toString(shape) + " holds " + length
+            throw new IOException(entry + ": its shape " + Arrays.toString(shape) + " holds " + length
                     + " values, its data " + dataHeader.getMiddle());
         }
         DataType type = dataHeader.getRight();
         if (!copiesInBulk(type) || dataHeader.getLeft().ordinal() < 3) { // legacy layouts: ND4J converts them
-            DataBuffer data = org.nd4j.linalg.compression.CompressedDataBuffer.readUnknown(in, dataHeader.getLeft(),
+            DataBuffer data = CompressedDataBuffer.readUnknown(in, dataHeader.getLeft(),
                     dataHeader.getMiddle(), type);
             return Nd4j.createArrayFromShapeBuffer(data, shapeInfo);
         }
         char order = Shape.order(shapeInfo.asLong());
         boolean fits = into != null && !into.isView() && into.dataType() == type && into.ordering() == order
-                && java.util.Arrays.equals(into.shape(), shape);
+                && Arrays.equals(into.shape(), shape);
         INDArray array = fits ? into : Nd4j.createUninitializedDetached(type, order, shape);
         DataBuffer buffer = array.data();
         int width = buffer.getElementSize();
@@ -226,15 +240,6 @@ public final class ModelZip {
             }
         }
         return array;
-    }
-
-    private static Triple<DataBuffer.AllocationMode, Long, DataType> header(DataInputStream in, String entry)
-            throws IOException {
-        try {
-            return org.nd4j.linalg.api.buffer.BaseDataBuffer.readHeader(in);
-        } catch (RuntimeException e) {
-            throw new IOException(entry + ": not an ND4J array (" + e.getMessage() + ")", e);
-        }
     }
 
     /** Float32 and float64 arrays in host memory (ND4J's CPU backend). */

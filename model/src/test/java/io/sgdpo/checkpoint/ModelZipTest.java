@@ -125,7 +125,8 @@ class ModelZipTest {
         ComputationGraph g = Decoder.create(new DecoderConfig(4096, 128, 1, 2, 6, 0.0, 11), new SftLoss(),
                 new Adam(1e-3), DataType.FLOAT);
         Nd4j.getRandom().setSeed(11);
-        g.getUpdater().getStateViewArray().assign(Nd4j.rand(DataType.FLOAT, g.getUpdater().getStateViewArray().shape()));
+        INDArray state = g.getUpdater().getStateViewArray();
+        state.assign(Nd4j.rand(DataType.FLOAT, state.shape()));
         assertTrue(g.numParams() > 1 << 20, "parameters: " + g.numParams());
         byte[] ours = modelZip(g, true);
         Map<String, byte[]> theirs = entries(dl4jZip(g, true));
