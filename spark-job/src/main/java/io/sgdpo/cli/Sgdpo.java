@@ -58,7 +58,7 @@ public final class Sgdpo {
 
     /** Where the bench-* commands are, for the command list: they are not part of the product. */
     private static final String BENCHMARKS_NOTE = "Benchmarks (module benchmarks/, not in the job jar): ./sgdpo "
-            + "bench-prep | bench-ref-logps | bench-train | bench-peer | bench-wire | bench-report";
+            + "bench-prep | bench-ref-logps | bench-train | bench-peer | bench-wire | bench-checkpoint | bench-report";
 
     /**
      * Runs the command named by {@code args[0]} among {@code commands}: the dispatcher of this

@@ -104,6 +104,22 @@ public final class RepeatFigures {
         }
     }
 
+    /**
+     * One variant's repeats under {@code parent.name}: median, min, max and every repeat's value;
+     * returns the Markdown table cell " median (min-max) |".
+     */
+    public static String putSpread(ObjectNode parent, String name, double[] values) {
+        ObjectNode f = parent.putObject(name);
+        double min = Arrays.stream(values).min().orElseThrow();
+        double max = Arrays.stream(values).max().orElseThrow();
+        f.put("median", median(values));
+        f.put("min", min);
+        f.put("max", max);
+        ArrayNode each = f.putArray("per_repeat");
+        Arrays.stream(values).forEach(each::add);
+        return String.format(" %.2f (%.2f-%.2f) |", median(values), min, max);
+    }
+
     /** The middle value; the mean of the two middle ones for an even count. */
     public static double median(double[] values) {
         if (values.length == 0) {

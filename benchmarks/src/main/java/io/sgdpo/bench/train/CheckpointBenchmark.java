@@ -21,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -111,15 +110,7 @@ public final class CheckpointBenchmark {
                         .append(String.format(" | %.1f / %.1f |", bytes.get("ModelSerializer") / 1e6,
                                 bytes.get("ModelZip") / 1e6));
                 for (String v : VARIANTS) {
-                    double[] values = seconds.get(v);
-                    ObjectNode f = variants.putObject(v);
-                    f.put("median", RepeatFigures.median(values));
-                    f.put("min", Arrays.stream(values).min().orElseThrow());
-                    f.put("max", Arrays.stream(values).max().orElseThrow());
-                    ArrayNode each = f.putArray("per_repeat");
-                    Arrays.stream(values).forEach(each::add);
-                    md.append(String.format(" %.2f (%.2f-%.2f) |", RepeatFigures.median(values),
-                            f.get("min").asDouble(), f.get("max").asDouble()));
+                    md.append(RepeatFigures.putSpread(variants, v, seconds.get(v)));
                 }
                 double writeRatio = RepeatFigures.median(seconds.get("write, ModelSerializer"))
                         / RepeatFigures.median(seconds.get("write, ModelZip"));

@@ -18,7 +18,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,15 +101,7 @@ public final class WireBenchmark {
                 md.append("| ").append(shape.getKey()).append(" | ")
                         .append(String.format("%,d", network.params().length())).append(" |");
                 for (String v : VARIANTS) {
-                    double[] values = ms.get(v);
-                    ObjectNode f = variants.putObject(v);
-                    f.put("median", RepeatFigures.median(values));
-                    f.put("min", Arrays.stream(values).min().orElseThrow());
-                    f.put("max", Arrays.stream(values).max().orElseThrow());
-                    ArrayNode each = f.putArray("per_repeat");
-                    Arrays.stream(values).forEach(each::add);
-                    md.append(String.format(" %.2f (%.2f-%.2f) |", RepeatFigures.median(values),
-                            f.get("min").asDouble(), f.get("max").asDouble()));
+                    md.append(RepeatFigures.putSpread(variants, v, ms.get(v)));
                 }
                 md.append('\n');
                 out.printf("bench-wire: %s done%n", shape.getKey());
