@@ -38,10 +38,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Why not {@code ModelSerializer} itself: ND4J writes and reads an array one element at a time
  * through a {@code DataOutputStream} / {@code DataInputStream}, deflates the result and, when
  * reading, first inflates every entry into a byte array. For the GPT-2 small shape with Adam's
- * state (487 M float32 values) that took 94 s to write and 70 s to read on a 2-core machine, a
- * checkpoint every 20 steps costing more than the 20 steps. The entries here hold the same bytes
- * as ModelSerializer's (so DL4J reads these files, and this class reads DL4J's), stored without
- * compression (float32 parameters shrink by about a tenth under deflate).
+ * state (487 M float32 values) that took 82 s to write and 59 s to read on a 2-core machine
+ * ({@code sgdpo bench-checkpoint}), a checkpoint every 20 steps costing more than the 20 steps.
+ * The entries here hold the same bytes as ModelSerializer's (so DL4J reads these files, and this
+ * class reads DL4J's), stored without compression (float32 parameters shrink by about a tenth
+ * under deflate).
  *
  * <p>The bulk copies need the array's memory on the host: on ND4J's CPU backend, float32 and
  * float64 arrays take them; anything else (the CUDA backend, other types) goes through ND4J's own
