@@ -165,22 +165,11 @@ public final class ModelZip {
         data.writeUTF(buffer.allocationMode().name());
         data.writeLong(buffer.length());
         data.writeUTF(buffer.dataType().name());
-        int width = buffer.getElementSize();
-        byte[] bytes = new byte[(int) Math.min(CHUNK, buffer.length()) * width];
-        ByteBuffer bigEndian = ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN);
+        Chunk chunk = new Chunk(buffer);
         for (long from = 0; from < buffer.length(); from += CHUNK) {
             int n = (int) Math.min(CHUNK, buffer.length() - from);
-            bigEndian.clear();
-            if (buffer.dataType() == DataType.FLOAT) {
-                float[] values = new float[n];
-                new FloatPointer(buffer.addressPointer()).position(from).get(values, 0, n);
-                bigEndian.asFloatBuffer().put(values, 0, n);
-            } else {
-                double[] values = new double[n];
-                new DoublePointer(buffer.addressPointer()).position(from).get(values, 0, n);
-                bigEndian.asDoubleBuffer().put(values, 0, n);
-            }
-            data.write(bytes, 0, n * width);
+            chunk.fromHost(from, n);
+            data.write(chunk.bytes, 0, n * chunk.width);
         }
         data.flush();
     }
@@ -223,24 +212,61 @@ public final class ModelZip {
                 && Arrays.equals(into.shape(), shape);
         INDArray array = fits ? into : Nd4j.createUninitializedDetached(type, order, shape);
         DataBuffer buffer = array.data();
-        int width = buffer.getElementSize();
-        byte[] bytes = new byte[(int) Math.min(CHUNK, length) * width];
-        ByteBuffer bigEndian = ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN);
+        Chunk chunk = new Chunk(buffer);
         for (long from = 0; from < length; from += CHUNK) {
             int n = (int) Math.min(CHUNK, length - from);
-            in.readFully(bytes, 0, n * width);
-            bigEndian.clear();
-            if (type == DataType.FLOAT) {
-                float[] values = new float[n];
-                bigEndian.asFloatBuffer().get(values, 0, n);
-                new FloatPointer(buffer.addressPointer()).position(from).put(values, 0, n);
-            } else {
-                double[] values = new double[n];
-                bigEndian.asDoubleBuffer().get(values, 0, n);
-                new DoublePointer(buffer.addressPointer()).position(from).put(values, 0, n);
-            }
+            in.readFully(chunk.bytes, 0, n * chunk.width);
+            chunk.toHost(from, n);
         }
         return array;
+    }
+
+    /**
+     * One bulk copy's buffers, reused chunk after chunk: {@code n} values of a float32 or float64
+     * host buffer between its memory and big-endian bytes.
+     */
+    private static final class Chunk {
+        final DataBuffer buffer;
+        final int width;
+        final byte[] bytes;
+        final ByteBuffer bigEndian;
+        final float[] floats;
+        final double[] doubles;
+
+        Chunk(DataBuffer buffer) {
+            this.buffer = buffer;
+            width = buffer.getElementSize();
+            int values = (int) Math.min(CHUNK, buffer.length());
+            bytes = new byte[values * width];
+            bigEndian = ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN);
+            boolean single = buffer.dataType() == DataType.FLOAT;
+            floats = single ? new float[values] : null;
+            doubles = single ? null : new double[values];
+        }
+
+        /** Values [from, from + n) of the buffer into {@link #bytes}. */
+        void fromHost(long from, int n) {
+            bigEndian.clear();
+            if (floats != null) {
+                new FloatPointer(buffer.addressPointer()).position(from).get(floats, 0, n);
+                bigEndian.asFloatBuffer().put(floats, 0, n);
+            } else {
+                new DoublePointer(buffer.addressPointer()).position(from).get(doubles, 0, n);
+                bigEndian.asDoubleBuffer().put(doubles, 0, n);
+            }
+        }
+
+        /** The first n values of {@link #bytes} into the buffer at [from, from + n). */
+        void toHost(long from, int n) {
+            bigEndian.clear();
+            if (floats != null) {
+                bigEndian.asFloatBuffer().get(floats, 0, n);
+                new FloatPointer(buffer.addressPointer()).position(from).put(floats, 0, n);
+            } else {
+                bigEndian.asDoubleBuffer().get(doubles, 0, n);
+                new DoublePointer(buffer.addressPointer()).position(from).put(doubles, 0, n);
+            }
+        }
     }
 
     /** Float32 and float64 arrays in host memory (ND4J's CPU backend). */
