@@ -34,6 +34,7 @@ import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
@@ -142,8 +143,8 @@ public final class EvalJob {
             progress.printf("eval: %s is the checkpoint that scored %s: rewards against itself are 0%n", checkpoint,
                     dataDir);
         }
-        Map<String, Double> metrics = Evaluation.metrics(policy, layout, pairs, loss, s.batchSize(), s.seed(),
-                isReference);
+        Map<String, Double> metrics = Evaluation.metrics(JavaSparkContext.fromSparkContext(spark.sparkContext()),
+                policy, layout, pairs, loss, s.batchSize(), s.seed(), isReference);
         progress.printf("eval: eval_loss %.4f  eval_rewards/accuracies %.3f  eval_rewards/margins %.4f%n",
                 metrics.get("eval_loss"), metrics.get("eval_rewards/accuracies"), metrics.get("eval_rewards/margins"));
 

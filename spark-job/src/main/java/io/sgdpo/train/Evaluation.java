@@ -8,18 +8,26 @@ import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.SequenceLogProbs;
 import io.sgdpo.prep.Manifest;
 import java.io.IOException;
+import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 
 /**
  * Held-out preference metrics of a policy: TRL's names with the {@code eval_} prefix, over every
  * given pair. Shared by training (its periodic evaluation) and {@code sgdpo eval}, so the two
  * compute the same metrics for the same checkpoint (equal up to float32 rounding when they batch
- * or order the pairs differently). SGDPO's pilots are drawn at step 0.
+ * or order the pairs differently). SGDPO's pilots are drawn at step 0. The forward passes run on
+ * the executors, shared out among the tasks of one Spark job ({@link TaskModel} lends them the
+ * policy), not on the driver: in local mode the driver's native threads are one task's share of the
+ * cores ({@code TaskThreads}), and on a cluster the executors hold the cores.
  *
  * <p><b>A policy that is the reference.</b> The reference log-probs stored by {@code sgdpo
  * ref-logps} come from another forward pass than the policy's (other batches, maybe another
@@ -37,35 +45,78 @@ public final class Evaluation {
     }
 
     /**
-     * @param batchSize pairs per forward pass (does not change the result beyond float rounding)
-     * @param seed      seed of the pilot draws
-     */
-    public static Map<String, Double> metrics(ComputationGraph policy, PairedBatch layout, List<PairExample> pairs,
-                                              PreferenceLoss loss, int batchSize, long seed) {
-        return metrics(policy, layout, pairs, loss, batchSize, seed, false);
-    }
-
-    /**
      * @param batchSize         pairs per forward pass (does not change the result beyond float rounding)
      * @param seed              seed of the pilot draws
      * @param policyIsReference the policy is the checkpoint that scored the pairs' reference log-probs:
      *                          compare it with itself in the same forward pass ({@link #againstItself})
      */
-    public static Map<String, Double> metrics(ComputationGraph policy, PairedBatch layout, List<PairExample> pairs,
-                                              PreferenceLoss loss, int batchSize, long seed,
+    public static Map<String, Double> metrics(JavaSparkContext sc, ComputationGraph policy, PairedBatch layout,
+                                              List<PairExample> pairs, PreferenceLoss loss, int batchSize, long seed,
                                               boolean policyIsReference) {
-        if (pairs.isEmpty()) {
-            throw new IllegalArgumentException("no pairs to evaluate");
-        }
-        List<PairLogProbs> all = new ArrayList<>();
-        for (int from = 0; from < pairs.size(); from += batchSize) {
-            all.addAll(SequenceLogProbs.of(policy, layout, pairs.subList(from, Math.min(pairs.size(), from + batchSize)),
-                    loss, seed, 0));
+        List<PairLogProbs> all;
+        try (TaskModel model = TaskModel.of(sc, policy)) {
+            all = score(sc, model, layout, pairs, loss, batchSize, seed);
         }
         if (policyIsReference && loss.needsReference()) {
             all = againstItself(all);
         }
         return BatchMetrics.withPrefix(BatchMetrics.EVAL_PREFIX, BatchMetrics.of(loss, all));
+    }
+
+    /**
+     * Every pair's log-probs, in the order of {@code pairs}: {@code batchSize} pairs per forward pass,
+     * in order, the passes shared out among the tasks of one Spark job.
+     */
+    static List<PairLogProbs> score(JavaSparkContext sc, TaskModel model, PairedBatch layout, List<PairExample> pairs,
+                                    PreferenceLoss loss, int batchSize, long seed) {
+        if (pairs.isEmpty()) {
+            throw new IllegalArgumentException("no pairs to evaluate");
+        }
+        List<Pass> passes = new ArrayList<>();
+        for (int from = 0; from < pairs.size(); from += batchSize) {
+            passes.add(new Pass(passes.size(), new ArrayList<>(pairs.subList(from, Math.min(pairs.size(),
+                    from + batchSize)))));
+        }
+        List<ScoredPass> scored = new ArrayList<>(sc.parallelize(passes, Math.min(sc.defaultParallelism(),
+                passes.size())).mapPartitions(new ScoreTask(model, layout, loss, seed)).collect());
+        scored.sort(Comparator.comparingInt(ScoredPass::index));
+        List<PairLogProbs> all = new ArrayList<>(pairs.size());
+        scored.forEach(p -> all.addAll(p.pairs()));
+        if (all.size() != pairs.size()) {
+            throw new IllegalStateException("the evaluation's tasks scored " + all.size() + " of " + pairs.size()
+                    + " pairs");
+        }
+        return all;
+    }
+
+    /** Forward pass {@code index} of an evaluation, on these pairs. */
+    private record Pass(int index, List<PairExample> pairs) implements Serializable {
+        private static final long serialVersionUID = 1L;
+    }
+
+    /** The log-probs of a pass's pairs, in their order. */
+    private record ScoredPass(int index, List<PairLogProbs> pairs) implements Serializable {
+        private static final long serialVersionUID = 1L;
+    }
+
+    /** A task's passes, on one graph borrowed for the task. */
+    private record ScoreTask(TaskModel model, PairedBatch layout, PreferenceLoss loss, long seed)
+            implements FlatMapFunction<Iterator<Pass>, ScoredPass> {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public Iterator<ScoredPass> call(Iterator<Pass> passes) {
+            List<ScoredPass> out = new ArrayList<>();
+            if (!passes.hasNext()) {
+                return out.iterator();
+            }
+            ComputationGraph graph = model.borrow();
+            while (passes.hasNext()) {
+                Pass p = passes.next();
+                out.add(new ScoredPass(p.index(), SequenceLogProbs.of(graph, layout, p.pairs(), loss, seed, 0)));
+            }
+            return out.iterator();
+        }
     }
 
     /**

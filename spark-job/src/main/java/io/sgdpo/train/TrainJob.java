@@ -206,7 +206,7 @@ public final class TrainJob {
         mark = times.add("data and model", mark);
         if (state.step() == 0 && metrics.rows().isEmpty()) {
             Map<String, Object> r = baseRow(runId, 0, 0, schedule.at(0), Double.NaN);
-            r.putAll(evaluate(policy, layout, evalPairs, loss, s, startsAtReference));
+            r.putAll(evaluate(sc, policy, layout, evalPairs, loss, s, startsAtReference));
             mark = times.add(EVALUATION, mark);
             metrics.append(r);
             mark = times.add(METRIC_FILES, mark);
@@ -275,7 +275,7 @@ public final class TrainJob {
                 boolean last = step == totalSteps;
                 if (last || (s.evalEvery() > 0 && step % s.evalEvery() == 0)) {
                     mark = System.nanoTime();
-                    row.putAll(evaluate(policy, layout, evalPairs, loss, s, false));
+                    row.putAll(evaluate(sc, policy, layout, evalPairs, loss, s, false));
                     mark = times.add(EVALUATION, mark);
                 }
                 state = new TrainingState(step, (int) epoch, s.seed(), s.seed() + step, state.extra());
@@ -361,10 +361,10 @@ public final class TrainJob {
         return BatchMetrics.of(loss, all);
     }
 
-    private static Map<String, Object> evaluate(ComputationGraph policy, PairedBatch layout,
+    private static Map<String, Object> evaluate(JavaSparkContext sc, ComputationGraph policy, PairedBatch layout,
                                                 List<PairExample> evalPairs, PreferenceLoss loss, Settings s,
                                                 boolean policyIsReference) {
-        return new LinkedHashMap<>(Evaluation.metrics(policy, layout, evalPairs, loss, s.batchSize(), s.seed(),
+        return new LinkedHashMap<>(Evaluation.metrics(sc, policy, layout, evalPairs, loss, s.batchSize(), s.seed(),
                 policyIsReference));
     }
 
