@@ -12,7 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -124,7 +123,7 @@ abstract class JobCommand implements Sgdpo.Command {
         TaskThreads threads = null;
         try {
             if (needsSpark()) {
-                spark = session(name(), overrides);
+                spark = SparkSessions.start("sgdpo " + name(), overrides);
                 threads = TaskThreads.inLocalMode(spark.sparkContext());
             }
             execute(args, config, spark, out);
@@ -172,24 +171,5 @@ abstract class JobCommand implements Sgdpo.Command {
             }
         }
         return new Args(values, switches, argv);
-    }
-
-    /**
-     * The Spark session: spark.* overrides from the command line apply; without a master from
-     * there or from spark-submit, the job runs in local mode on every core. On a cluster the
-     * executors get each task's share of native threads ({@link TaskThreads}).
-     */
-    static SparkSession session(String command, Map<String, String> overrides) {
-        SparkConf conf = new SparkConf().setAppName("sgdpo " + command);
-        overrides.forEach((k, v) -> {
-            if (k.startsWith("spark.")) {
-                conf.set(k, v);
-            }
-        });
-        if (!conf.contains("spark.master")) {
-            conf.setMaster("local[*]");
-        }
-        TaskThreads.forExecutors(conf);
-        return SparkSession.builder().config(conf).getOrCreate();
     }
 }

@@ -1,5 +1,6 @@
 package io.sgdpo.bench.prep;
 
+import io.sgdpo.cli.SparkSessions;
 import io.sgdpo.report.Machine;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -282,8 +283,8 @@ public final class PrepBenchmark {
     /** One timed job run in a fresh session (session start and stop are not timed); returns seconds. */
     static double sparkRun(String master, Path input, Path output, Config config) throws IOException {
         deleteRecursively(output);
-        SparkSession spark = SparkSession.builder().master(master).appName("bench-prep")
-                .config("spark.ui.enabled", "false").getOrCreate();
+        SparkSession spark = SparkSessions.start("bench-prep", Map.of("spark.master", master,
+                "spark.ui.enabled", "false"));
         try {
             long t0 = System.nanoTime();
             PrepJob.run(spark, List.of(input.toAbsolutePath().toString()), output.toAbsolutePath().toString(), config);

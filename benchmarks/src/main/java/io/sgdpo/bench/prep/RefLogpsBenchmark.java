@@ -1,5 +1,6 @@
 package io.sgdpo.bench.prep;
 
+import io.sgdpo.cli.SparkSessions;
 import io.sgdpo.report.Machine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -339,8 +340,7 @@ public final class RefLogpsBenchmark {
     }
 
     private static SparkSession session(String master) {
-        return SparkSession.builder().master(master).appName("bench-ref-logps")
-                .config("spark.ui.enabled", "false").getOrCreate();
+        return SparkSessions.start("bench-ref-logps", Map.of("spark.master", master, "spark.ui.enabled", "false"));
     }
 
     /** The first {@code records} lines of a gzipped JSON Lines file (HH-RLHF), as plain text. */

@@ -5,6 +5,7 @@ import io.sgdpo.bench.prep.RefLogpsBenchmark;
 import io.sgdpo.bench.prep.RepeatFigures;
 import io.sgdpo.checkpoint.Checkpoints;
 import io.sgdpo.checkpoint.TrainingState;
+import io.sgdpo.cli.SparkSessions;
 import io.sgdpo.cli.TaskThreads;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
@@ -216,8 +217,7 @@ final class JobVariants {
     }
 
     private static SparkSession session() {
-        return SparkSession.builder().master("local[2]").appName("bench-train-job")
-                .config("spark.ui.enabled", "false").getOrCreate();
+        return SparkSessions.start("bench-train-job", Map.of("spark.master", "local[2]", "spark.ui.enabled", "false"));
     }
 
     static void deleteRecursively(Path dir) throws IOException {

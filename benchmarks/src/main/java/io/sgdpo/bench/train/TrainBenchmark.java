@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.sgdpo.cli.SparkSessions;
 import io.sgdpo.cli.TaskThreads;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
@@ -33,7 +34,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -255,8 +255,8 @@ public final class TrainBenchmark {
             }
             return (System.nanoTime() - start) / 1e9;
         }
-        SparkSession spark = SparkSession.builder().config(new SparkConf().setMaster("local[" + v.cores() + "]")
-                .setAppName("bench-train").set("spark.ui.enabled", "false")).getOrCreate();
+        SparkSession spark = SparkSessions.start("bench-train", Map.of("spark.master", "local[" + v.cores() + "]",
+                "spark.ui.enabled", "false"));
         try (TaskThreads threads = TaskThreads.inLocalMode(spark.sparkContext())) { // as sgdpo train runs its tasks
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Config master = ConfigFactory.parseMap(Map.of("kind", v.master(), "shared.port",

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sgdpo.bench.prep.RepeatFigures;
+import io.sgdpo.cli.SparkSessions;
 import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.nn.Decoder;
 import io.sgdpo.nn.DecoderConfig;
@@ -73,8 +74,8 @@ public final class WireBenchmark {
             md.append(' ').append(v).append(" |");
         }
         md.append("\n|---|---|").append("---|".repeat(VARIANTS.size())).append('\n');
-        SparkSession spark = SparkSession.builder().master("local[2]").appName("bench-wire")
-                .config("spark.ui.enabled", "false").getOrCreate();
+        SparkSession spark = SparkSessions.start("bench-wire", Map.of("spark.master", "local[2]",
+                "spark.ui.enabled", "false"));
         try {
             JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             for (Map.Entry<String, DecoderConfig> shape : shapes.entrySet()) {
