@@ -1,128 +1,120 @@
 package io.sgdpo.train;
 
-import io.sgdpo.checkpoint.Checkpoints;
-import io.sgdpo.checkpoint.ModelZip;
 import io.sgdpo.nn.Decoder;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.Serializable;
-import java.io.UncheckedIOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The driver's model lent to the tasks of its Spark jobs, each task running on a graph of its own (a
- * {@link ComputationGraph} must not run two passes at once). In local mode the tasks run in the
- * driver's JVM and nothing is serialized: the first task borrows the driver's graph itself, a task
- * running beside it a copy of its parameters (without the optimizer's state), and a task that ends
- * gives its graph back for the next. On a cluster the model file ({@link ModelZip}, without the
- * optimizer's state) is broadcast and each task reads its own copy. The driver must not use the graph
- * while a job borrows it; {@link #close} after the jobs.
+ * {@link ComputationGraph} must not run two passes at once). The tasks' graphs are kept by each JVM
+ * and reused by the next job on a model of the same configuration, which only overwrites their
+ * parameters (without the optimizer's state): a fresh graph takes 10 to 60 ms to build at the
+ * default decoder, and its first pass longer, once per evaluation of a run otherwise. A JVM keeps as
+ * many graphs as it ran tasks at once, of one configuration: another configuration replaces them.
+ * In local mode the tasks run in the driver's JVM and copy the driver's parameters from its memory;
+ * on a cluster the parameters are broadcast, packed ({@link PackedArray}). {@link #close} after the
+ * jobs.
  */
 public final class TaskModel implements Serializable, AutoCloseable {
     private static final long serialVersionUID = 1L;
 
-    private final InProcessBroadcast<Lender> inProcess;
-    private final Broadcast<byte[]> file;
+    private final String configuration;
+    private final InProcessBroadcast<INDArray> inProcess;
+    private final Broadcast<PackedArray> packed;
 
-    private TaskModel(InProcessBroadcast<Lender> inProcess, Broadcast<byte[]> file) {
+    private TaskModel(String configuration, InProcessBroadcast<INDArray> inProcess, Broadcast<PackedArray> packed) {
+        this.configuration = configuration;
         this.inProcess = inProcess;
-        this.file = file;
+        this.packed = packed;
     }
 
-    /** Lends {@code graph} to the tasks of {@code sc}'s jobs: in this JVM in local mode, else as a file. */
+    /** Lends {@code graph} to the tasks of {@code sc}'s jobs: from this JVM's memory in local mode, else broadcast. */
     public static TaskModel of(JavaSparkContext sc, ComputationGraph graph) {
-        return sc.isLocal() ? inProcess(graph) : asFile(sc, graph);
+        return sc.isLocal() ? inProcess(graph) : broadcast(sc, graph);
     }
 
-    /** Held in this JVM: for local mode, whose tasks run here. */
+    /** Parameters held in this JVM: for local mode, whose tasks run here. */
     static TaskModel inProcess(ComputationGraph graph) {
-        return new TaskModel(InProcessBroadcast.of(new Lender(graph), Lender.class), null);
+        return new TaskModel(graph.getConfiguration().toJson(), InProcessBroadcast.of(graph.params(), INDArray.class),
+                null);
     }
 
-    /** Broadcast as a model file: for tasks in other JVMs. */
-    static TaskModel asFile(JavaSparkContext sc, ComputationGraph graph) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            ModelZip.write(graph, bytes, false);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot serialise the model to broadcast it", e);
-        }
-        return new TaskModel(null, sc.broadcast(bytes.toByteArray()));
+    /** Parameters broadcast: for tasks in other JVMs. */
+    static TaskModel broadcast(JavaSparkContext sc, ComputationGraph graph) {
+        return new TaskModel(graph.getConfiguration().toJson(), null, sc.broadcast(PackedArray.of(graph.params())));
     }
 
     /**
-     * On an executor: a graph for the calling task alone, until the task ends. Outside a task (a
-     * test) the graph is never given back.
+     * On an executor: a graph with the lent parameters, for the calling task alone until the task
+     * ends. Outside a task (a test) the graph is not given back.
      */
     public ComputationGraph borrow() {
-        if (inProcess == null) {
-            Decoder.silenceSameDiffLog();
-            try {
-                return Checkpoints.readModel(new ByteArrayInputStream(file.value()), false);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read the broadcast model", e);
-            }
-        }
-        Lender lender = inProcess.value();
-        ComputationGraph graph = lender.take();
+        INDArray parameters = inProcess != null ? inProcess.value() : packed.value().unpack();
+        ComputationGraph graph = Graphs.take(configuration, parameters);
         TaskContext task = TaskContext.get();
         if (task != null) {
-            task.addTaskCompletionListener((TaskContext ended) -> lender.giveBack(graph));
+            task.addTaskCompletionListener((TaskContext ended) -> Graphs.giveBack(configuration, graph));
         }
         return graph;
     }
 
-    /** Lets go of the model: tasks that borrow it afterwards fail. */
+    /** Lets go of the parameters: tasks that borrow them afterwards fail. The JVMs keep their graphs. */
     @Override
     public void close() {
         if (inProcess != null) {
             inProcess.release();
         } else {
-            file.destroy();
+            packed.destroy();
         }
     }
 
-    /** The driver's graph and the copies made of it, each lent to one task at a time. */
-    static final class Lender {
-        private final ComputationGraph original;
-        private final Deque<ComputationGraph> idle = new ArrayDeque<>();
-        private int copies;
+    /** This JVM's idle task graphs, of one configuration. */
+    static final class Graphs {
+        private static String configuration;
+        private static final Deque<ComputationGraph> IDLE = new ArrayDeque<>();
+        private static int built;
 
-        Lender(ComputationGraph original) {
-            this.original = original;
-            idle.push(original);
+        private Graphs() {
         }
 
-        synchronized ComputationGraph take() {
-            ComputationGraph g = idle.poll();
-            if (g != null) {
-                return g;
+        static ComputationGraph take(String json, INDArray parameters) {
+            ComputationGraph graph;
+            synchronized (Graphs.class) {
+                if (!json.equals(configuration)) {
+                    configuration = json;
+                    IDLE.clear();
+                }
+                graph = IDLE.poll();
+                if (graph == null) {
+                    built++;
+                }
             }
-            // The parameters only: a forward pass needs no optimizer state (Adam's is twice the parameters).
-            ComputationGraph copy = new ComputationGraph(original.getConfiguration().clone());
-            copy.init(original.params().dup(), false);
-            copies++;
-            return copy;
+            if (graph == null) {
+                Decoder.silenceSameDiffLog();
+                graph = new ComputationGraph(ComputationGraphConfiguration.fromJson(json));
+                graph.init(parameters.dup(), false);
+            } else {
+                graph.params().assign(parameters);
+            }
+            return graph;
         }
 
-        synchronized void giveBack(ComputationGraph graph) {
-            idle.push(graph);
+        static synchronized void giveBack(String json, ComputationGraph graph) {
+            if (json.equals(configuration)) {
+                IDLE.push(graph);
+            }
         }
 
-        /** Copies made so far (tests check that tasks one after another share one graph). */
-        synchronized int copies() {
-            return copies;
+        /** Graphs this JVM built so far (tests check that later jobs reuse them). */
+        static synchronized int built() {
+            return built;
         }
-    }
-
-    /** The in-process lender (tests). */
-    Lender lender() {
-        return inProcess.value();
     }
 }

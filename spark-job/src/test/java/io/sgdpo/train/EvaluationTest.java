@@ -66,22 +66,21 @@ class EvaluationTest {
     }
 
     @Test
-    void tasksReadingTheBroadcastModelFileScoreEveryPassInOrderAsTheDriverDoes() {
-        assertScoredAsOnTheDriver(graph -> TaskModel.asFile(sc, graph));
+    void tasksReadingBroadcastParametersScoreEveryPassInOrderAsTheDriverDoes() {
+        assertScoredAsOnTheDriver(graph -> TaskModel.broadcast(sc, graph));
     }
 
     @Test
-    void tasksOneAfterAnotherShareOneGraphAndNoMoreCopiesThanRunAtOnce() {
+    void laterJobsReuseTheTasksGraphsWithTheNewParameters() {
         ComputationGraph policy = policy();
-        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
-        PreferenceLoss loss = Losses.create(new LossSpec());
-        try (TaskModel model = TaskModel.inProcess(policy)) {
-            for (int job = 0; job < 3; job++) {
-                Evaluation.score(sc, model, layout, pairs(11), loss, BATCH, SEED);
-            }
-            // local[2] runs two tasks at once: the driver's graph and one copy serve every task
-            assertTrue(model.lender().copies() <= 1, "copies made: " + model.lender().copies());
+        int builtBefore = TaskModel.Graphs.built();
+        for (int job = 0; job < 3; job++) {
+            assertScoredAsOnTheDriver(g -> TaskModel.inProcess(g), policy);
+            policy.params().muli(0.5); // the next job lends other parameters of the same configuration
         }
+        // local[2] runs two tasks at once: two graphs serve every task of the three jobs
+        int built = TaskModel.Graphs.built() - builtBefore;
+        assertTrue(built <= 2, "graphs built: " + built);
     }
 
     @Test
@@ -102,7 +101,11 @@ class EvaluationTest {
     }
 
     private static void assertScoredAsOnTheDriver(Function<ComputationGraph, TaskModel> lend) {
-        ComputationGraph policy = policy();
+        assertScoredAsOnTheDriver(lend, policy());
+    }
+
+    private static void assertScoredAsOnTheDriver(Function<ComputationGraph, TaskModel> lend,
+                                                  ComputationGraph policy) {
         PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
         PreferenceLoss loss = Losses.create(new LossSpec());
         List<PairExample> pairs = pairs(11); // 4 passes of 3, 3, 3 and 2 pairs over 2 tasks
