@@ -15,9 +15,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The driver's model lent to the tasks of its Spark jobs, each task running on a graph of its own (a
  * {@link ComputationGraph} must not run two passes at once). The tasks' graphs are kept by each JVM
  * and reused by the next job on a model of the same configuration, which only overwrites their
- * parameters (without the optimizer's state): a fresh graph takes 10 to 60 ms to build at the
- * default decoder, and its first pass longer, once per evaluation of a run otherwise. A JVM keeps as
- * many graphs as it ran tasks at once, of one configuration: another configuration replaces them.
+ * parameters (without the optimizer's state) instead of building a graph per task and evaluation
+ * (10 to 60 ms each at the default decoder). A JVM keeps as many graphs as it ran tasks at once, of
+ * one configuration: another configuration replaces them.
  * In local mode the tasks run in the driver's JVM and copy the driver's parameters from its memory;
  * on a cluster the parameters are broadcast, packed ({@link PackedArray}). {@link #close} after the
  * jobs.

@@ -18,7 +18,6 @@ import io.sgdpo.nn.SequenceLogProbs;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.function.Function;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -144,31 +143,6 @@ class EvaluationTest {
     }
 
     private static List<PairExample> pairs(int count) {
-        Random r = new Random(5);
-        List<PairExample> out = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int[] prompt = ids(r, 2 + r.nextInt(2));
-            int[] chosen = ids(r, 2 + r.nextInt(3));
-            int[] rejected = ids(r, 2 + r.nextInt(3));
-            out.add(new PairExample("p" + i, prompt, chosen, rejected, logps(r, chosen.length),
-                    logps(r, rejected.length)));
-        }
-        return out;
-    }
-
-    private static int[] ids(Random r, int n) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = 2 + r.nextInt(MODEL.vocabSize() - 2);
-        }
-        return ids;
-    }
-
-    private static double[] logps(Random r, int n) {
-        double[] v = new double[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = -0.5 - 2 * r.nextDouble();
-        }
-        return v;
+        return RandomPairs.minibatches(1, count, MODEL.vocabSize()).get(0);
     }
 }

@@ -25,7 +25,6 @@ import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.api.Layer;
@@ -352,36 +351,7 @@ class TrainingMastersTest {
     }
 
     private static List<List<PairExample>> minibatches(int count, int pairs) {
-        Random r = new Random(5);
-        List<List<PairExample>> out = new ArrayList<>();
-        for (int m = 0; m < count; m++) {
-            List<PairExample> batch = new ArrayList<>();
-            for (int i = 0; i < pairs; i++) {
-                int[] prompt = ids(r, 2 + r.nextInt(2));
-                int[] chosen = ids(r, 2 + r.nextInt(3));
-                int[] rejected = ids(r, 2 + r.nextInt(3));
-                batch.add(new PairExample("m" + m + "p" + i, prompt, chosen, rejected, logps(r, chosen.length),
-                        logps(r, rejected.length)));
-            }
-            out.add(batch);
-        }
-        return out;
-    }
-
-    private static int[] ids(Random r, int n) {
-        int[] ids = new int[n];
-        for (int i = 0; i < n; i++) {
-            ids[i] = 2 + r.nextInt(MODEL.vocabSize() - 2);
-        }
-        return ids;
-    }
-
-    private static double[] logps(Random r, int n) {
-        double[] v = new double[n];
-        for (int i = 0; i < n; i++) {
-            v[i] = -0.5 - 2 * r.nextDouble();
-        }
-        return v;
+        return RandomPairs.minibatches(count, pairs, MODEL.vocabSize());
     }
 
     private static List<Double> rates(ComputationGraph g, int iteration) {
