@@ -119,12 +119,14 @@ class Gpt(nn.Module):
         self.head = nn.Linear(d, vocab)
         init_weights(self)
 
-    def forward(self, ids, caches=None, start=0):
+    def forward(self, ids, caches=None, start=0, rows=None):
+        """Logits [B, T, V]; with rows (a [B, T] mask), the logits [rows.sum(), V] of those positions only."""
         t = ids.shape[1]
         x = self.embed(ids) + self.pos[start:start + t]
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i])
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        return self.head(x if rows is None else x[rows])
 
 
 class RmsNorm(nn.Module):
@@ -274,6 +276,18 @@ def token_logprobs(logits, targets):
     return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
+def response_logprobs(model, batch):
+    """[rows, T] log-probs at the response targets, 0 elsewhere. For the project's decoder (gpt) the
+    head's product and the log-softmax are taken for the response positions only, as the project
+    does in training and scoring (io.sgdpo.nn.VocabularyHead, SequenceLogProbs); the Llama models,
+    whose head the project runs inside their SameDiff layer, take every position as it does."""
+    if not isinstance(model, Gpt):
+        return token_logprobs(model(batch.ids), batch.targets)
+    keep = batch.response > 0
+    tok = token_logprobs(model(batch.ids, rows=keep), batch.targets[keep])
+    return torch.zeros(keep.shape, dtype=tok.dtype).masked_scatter(keep, tok)
+
+
 def smoothed_term(z, eps):
     """-(1 - eps) log sigmoid(z) - eps log sigmoid(-z)."""
     return -(1 - eps) * F.logsigmoid(z) - eps * F.logsigmoid(-z)
@@ -335,8 +349,7 @@ def figure_work(args, batch_file):
 
         def step():
             optimizer.zero_grad(set_to_none=True)
-            logits = model(batch.ids)
-            loss, metrics = sgdpo_loss(token_logprobs(logits, batch.targets), batch, args.beta, args.label_smoothing)
+            loss, metrics = sgdpo_loss(response_logprobs(model, batch), batch, args.beta, args.label_smoothing)
             loss.backward()
             optimizer.step()
             return loss.item(), [m.item() for m in metrics]
@@ -347,7 +360,7 @@ def figure_work(args, batch_file):
             with torch.no_grad():
                 # the per-token log-probs of every response token, as Python lists (what ref-logps keeps)
                 batch_now = PairedTensors(pairs, args.length, batch_file["pad"])
-                tok = token_logprobs(model(batch_now.ids), batch_now.targets)
+                tok = response_logprobs(model, batch_now)
                 return [tok[r][batch_now.response[r] > 0].tolist() for r in range(tok.shape[0])]
         return ref, positions, "positions", count
     if args.figure in ("gen", "gen-nocache"):
@@ -524,8 +537,7 @@ def check_gpt_dump(folder):
         logits = model(batch.ids)
         expected = arr("logits")  # [2B, V, T] as DL4J returns it
         logit_err = (logits - expected.permute(0, 2, 1)).abs().max().item()
-        tok = token_logprobs(logits, batch.targets)
-        loss, _ = sgdpo_loss(tok, batch, dump["beta"], dump["labelSmoothing"])
+        loss, _ = sgdpo_loss(response_logprobs(model, batch), batch, dump["beta"], dump["labelSmoothing"])
     loss_err = abs(loss.item() - dump["score"])
     ok = logit_err < 1e-3 and loss_err < 1e-4 * max(1.0, abs(dump["score"]))
     print(f"gpt vs the project's decoder ({folder}): max |logit error| {logit_err:.2e}, loss {loss.item():.6f} "

@@ -6,8 +6,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * A minibatch of sequences as DL4J's output layer sees it: labels {@code [N, CHANNELS]} (the
  * {@link PairedLabels} layout) and logits {@code [N, V]} with N = rows * T, row r holding example
- * r % rows at time r / rows (DL4J's 3-D to 2-D reshape). It checks that the minibatch is exactly
- * as built, then gathers each example's response-token log-probs through {@link TokenLogProbs}.
+ * r % rows at time r / rows (DL4J's 3-D to 2-D reshape), or the logits of the response tokens'
+ * rows alone ({@link #responseRows}). It checks that the minibatch is exactly as built, then
+ * gathers each example's response-token log-probs through {@link TokenLogProbs}.
  */
 public final class MinibatchView {
 
@@ -26,10 +27,54 @@ public final class MinibatchView {
     }
 
     /**
+     * @param logits2d the logits of every label row ({@code [N, V]}), or of the {@link #responseRows}
+     *                 only ({@code [S, V]}, in that order)
      * @throws IllegalArgumentException if the labels are not in the paired layout, or the minibatch
-     *                                  was split, merged or reordered, or a row has no response
+     *                                  was split, merged or reordered, or a row has no response, or
+     *                                  the logits have another number of rows
      */
     public static MinibatchView of(INDArray labels2d, INDArray logits2d) {
+        Selection s = select(labels2d);
+        int[] logitRows = s.selected;
+        if (logits2d.rank() == 2 && logits2d.size(0) != s.labels.length) {
+            if (logits2d.size(0) != s.selected.length) {
+                throw new IllegalArgumentException("logits of " + logits2d.size(0) + " rows for " + s.labels.length
+                        + " label rows of which " + s.selected.length + " are response tokens: the logits must be"
+                        + " those of every label row or of the response tokens' rows only");
+            }
+            int[] ascending = ascending(s.selected);
+            logitRows = new int[s.selected.length];
+            for (int k = 0; k < logitRows.length; k++) {
+                logitRows[k] = Arrays.binarySearch(ascending, s.selected[k]);
+            }
+        }
+        return new MinibatchView(s.labels, s.rows, s.selected, s.offsets,
+                TokenLogProbs.of(logits2d, logitRows, s.targets));
+    }
+
+    /**
+     * The label rows that are response tokens, in ascending order: the only rows whose logits the
+     * losses and the read-out use. {@link #of} also takes the logits of these rows alone, one row
+     * each in this order, which spares the vocabulary head's product and every pass over the
+     * logits for the prompt and padding positions.
+     *
+     * @throws IllegalArgumentException as {@link #of}
+     */
+    public static int[] responseRows(INDArray labels2d) {
+        return ascending(select(labels2d).selected);
+    }
+
+    private static int[] ascending(int[] rows) {
+        int[] sorted = rows.clone();
+        Arrays.sort(sorted);
+        return sorted;
+    }
+
+    /** The labels read and checked, and the label rows (with their targets) that are response tokens. */
+    private record Selection(double[][] labels, int rows, int[] selected, int[] targets, int[] offsets) {
+    }
+
+    private static Selection select(INDArray labels2d) {
         if (labels2d.rank() != 2 || labels2d.size(1) != PairedLabels.CHANNELS) {
             throw new IllegalArgumentException("labels must have " + PairedLabels.CHANNELS
                     + " channels (PairedLabels), got shape " + Arrays.toString(labels2d.shape()));
@@ -79,7 +124,7 @@ public final class MinibatchView {
                 }
             }
         }
-        return new MinibatchView(l, rows, selected, offsets, TokenLogProbs.of(logits2d, selected, targets));
+        return new Selection(l, rows, selected, targets, offsets);
     }
 
     /**
@@ -140,8 +185,9 @@ public final class MinibatchView {
     }
 
     /**
-     * Writes dL/dlogits into {@code gradient} ({@code [N, V]}, zero elsewhere) given dL/dlogp of
-     * every response token of every example, each scaled by {@code scale}.
+     * Writes dL/dlogits into {@code gradient} (the logits' shape: {@code [N, V]} or the response
+     * rows' {@code [S, V]}; zero elsewhere) given dL/dlogp of every response token of every example,
+     * each scaled by {@code scale}.
      */
     public void backprop(double[][] perExample, double scale, INDArray gradient) {
         double[] d = new double[selected.length];

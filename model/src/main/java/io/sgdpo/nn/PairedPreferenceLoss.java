@@ -14,7 +14,6 @@ import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.lossfunctions.ILossFunction;
 
 /**
  * Plugs a {@link PreferenceLoss} into DL4J's output layer: it sees one paired minibatch (labels as
@@ -32,7 +31,7 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * of the pairs each update saw, under the parameters that update started from, without a second
  * forward pass.
  */
-public class PairedPreferenceLoss implements ILossFunction {
+public class PairedPreferenceLoss implements ResponseTokenLoss {
 
     private static final long serialVersionUID = 1L;
     private static final double ROWS_PER_PAIR = 2.0;
@@ -134,7 +133,7 @@ public class PairedPreferenceLoss implements ILossFunction {
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         Evaluated e = evaluate(labels, preOutput, activationFn);
-        INDArray scores = Nd4j.zeros(preOutput.dataType(), preOutput.size(0), 1);
+        INDArray scores = Nd4j.zeros(preOutput.dataType(), labels.size(0), 1);
         for (int i = 0; i < e.results().size(); i++) { // the pair's loss sits on its chosen row at t = 0
             scores.putScalar(i, 0, ROWS_PER_PAIR * e.results().get(i).loss());
         }

@@ -48,7 +48,15 @@ public final class SequenceLogProbs {
     private static List<PairLogProbs> of(ComputationGraph decoder, DataSet batch) {
         try (MemoryWorkspace readOut = PassWorkspace.open(READ_OUT_ID)) {
             INDArray labels2d = TimeSeriesUtils.reshape3dTo2d(batch.getLabels());
-            return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
+            GraphVertex head = head(decoder);
+            int hiddenLayer = headInputLayer(decoder, head);
+            if (hiddenLayer < 0) {
+                return new ArrayList<>(PairedView.of(labels2d, logits2d(decoder, batch.getFeatures())).pairs());
+            }
+            // the head's product for the response tokens' rows only, as in training (VocabularyHead)
+            INDArray hidden2d = hidden2d(decoder, hiddenLayer, batch.getFeatures());
+            INDArray responseRows = Nd4j.pullRows(hidden2d, 1, MinibatchView.responseRows(labels2d));
+            return new ArrayList<>(PairedView.of(labels2d, headProduct(head, responseRows)).pairs());
         }
     }
 
@@ -69,19 +77,32 @@ public final class SequenceLogProbs {
      * reference pass there. Any other graph goes through {@code output}.
      */
     static INDArray logits2d(ComputationGraph decoder, INDArray features) {
-        GraphVertex head = decoder.getVertex(decoder.getConfiguration().getNetworkOutputs().get(0));
+        GraphVertex head = head(decoder);
         int hiddenLayer = headInputLayer(decoder, head);
-        MemoryWorkspace current = Nd4j.getMemoryManager().getCurrentWorkspace();
         if (hiddenLayer < 0) {
+            MemoryWorkspace current = Nd4j.getMemoryManager().getCurrentWorkspace();
             return TimeSeriesUtils.reshape3dTo2d(decoder.output(false, current, features)[0]);
         }
+        return headProduct(head, hidden2d(decoder, hiddenLayer, features));
+    }
+
+    private static GraphVertex head(ComputationGraph decoder) {
+        return decoder.getVertex(decoder.getConfiguration().getNetworkOutputs().get(0));
+    }
+
+    /** The activations {@code [mb*T, d]} that feed the head (DL4J's 3-D to 2-D layout). */
+    private static INDArray hidden2d(ComputationGraph decoder, int hiddenLayer, INDArray features) {
         Layer hiddenOf = decoder.getLayers()[hiddenLayer];
         INDArray hidden;
         try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             hidden = decoder.feedForward(new INDArray[] {features}, hiddenLayer, false)
                     .get(hiddenOf.conf().getLayer().getLayerName());
         }
-        INDArray hidden2d = TimeSeriesUtils.reshape3dTo2d(hidden);
+        return TimeSeriesUtils.reshape3dTo2d(hidden);
+    }
+
+    /** The head's logits of the given rows of activations, column-major {@code [rows, V]}. */
+    private static INDArray headProduct(GraphVertex head, INDArray hidden2d) {
         INDArray weight = head.getLayer().getParam(DefaultParamInitializer.WEIGHT_KEY);
         INDArray bias = head.getLayer().getParam(DefaultParamInitializer.BIAS_KEY);
         return VocabularyHead.product(hidden2d, weight, bias,

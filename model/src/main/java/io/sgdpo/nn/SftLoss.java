@@ -5,7 +5,6 @@ import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.lossfunctions.ILossFunction;
 
 /**
  * Supervised fine-tuning loss: the mean negative log-likelihood of the response tokens of a
@@ -18,7 +17,7 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  * DL4J divides an output layer's score and gradient by the number of rows, so this returns rows x L;
  * what DL4J reports and optimises is the mean token NLL, whose exponential is the perplexity.
  */
-public class SftLoss implements ILossFunction {
+public class SftLoss implements ResponseTokenLoss {
 
     private static final long serialVersionUID = 1L;
 
@@ -50,7 +49,7 @@ public class SftLoss implements ILossFunction {
     @Override
     public INDArray computeScoreArray(INDArray labels, INDArray preOutput, IActivation activationFn, INDArray mask) {
         Evaluated e = evaluate(labels, preOutput, activationFn);
-        INDArray scores = Nd4j.zeros(preOutput.dataType(), preOutput.size(0), 1);
+        INDArray scores = Nd4j.zeros(preOutput.dataType(), labels.size(0), 1);
         for (int i = 0; i < e.view().examples(); i++) { // each row's share, on its t = 0 position
             double nll = 0;
             for (double logp : e.view().logProbs(i)) {

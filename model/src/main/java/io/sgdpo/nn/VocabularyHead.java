@@ -6,15 +6,21 @@ import java.util.Collection;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.layers.LayerValidation;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.params.DefaultParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.optimize.api.TrainingListener;
+import org.deeplearning4j.util.TimeSeriesUtils;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The {@link Decoder}'s vocabulary head: DL4J's {@code RnnOutputLayer} (same parameters, loss,
@@ -24,6 +30,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * step: 8% of the mid shape's training step. Here the product goes straight into the column-major
  * array, by the same sgemm call on the same operands, so the logits are DL4J's bit for bit
  * ({@code VocabularyHeadTest}); the loss's read-out ({@link TokenLogProbs}) works on that layout.
+ * In training with a {@link ResponseTokenLoss} the product is taken for the response tokens' rows
+ * only ({@link Impl}).
  *
  * <p>Checkpoints name this class in their configuration; those written with DL4J's own layer load
  * as before and compute the same numbers.
@@ -81,7 +89,14 @@ public class VocabularyHead extends RnnOutputLayer {
         return bias == null ? logits : logits.addiRowVector(bias);
     }
 
-    /** DL4J's {@code RnnOutputLayer} with the logits' product taken into a column-major array. */
+    /**
+     * DL4J's {@code RnnOutputLayer} with the logits' product taken into a column-major array, and,
+     * in training with a {@link ResponseTokenLoss}, for the response tokens' rows alone: the logits
+     * {@code [S, V]} of those S rows, the loss's gradient over them, the weight's gradient from
+     * them and the gradient to the layer below scattered back to their rows (zero elsewhere, as the
+     * full product gives for rows whose logits' gradient is zero). Inference, masks and other losses
+     * take every row.
+     */
     static final class Impl extends org.deeplearning4j.nn.layers.recurrent.RnnOutputLayer {
 
         private static final long serialVersionUID = 1L;
@@ -94,19 +109,80 @@ public class VocabularyHead extends RnnOutputLayer {
         protected Pair<INDArray, INDArray> preOutputWithPreNorm(boolean training, boolean forBackprop,
                                                                 LayerWorkspaceMgr workspaceMgr) {
             INDArray weight = getParam(DefaultParamInitializer.WEIGHT_KEY);
-            if (hasLayerNorm() || layerConf().getWeightNoise() != null || input == null || input.rank() != 2
-                    || input.columns() != weight.rows()) {
+            if (!ownProduct() || input.rank() != 2 || input.columns() != weight.rows()) {
                 return super.preOutputWithPreNorm(training, forBackprop, workspaceMgr); // and its errors
             }
             assertInputSet(forBackprop);
             applyDropOutIfNecessary(training, workspaceMgr);
-            INDArray logits = product(input, weight, hasBias() ? getParam(DefaultParamInitializer.BIAS_KEY) : null,
-                    workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, weight.dataType(),
-                            new long[] {input.size(0), weight.size(1)}, 'f'));
+            int[] rows = training ? responseRows() : null;
+            INDArray logits = product(rows == null ? input : Nd4j.pullRows(input, 1, rows), workspaceMgr);
             if (maskArray != null) {
                 applyMask(logits);
             }
             return new Pair<>(logits, logits);
+        }
+
+        @Override
+        public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+            int[] rows = ownProduct() && input.rank() == 3 ? responseRows() : null;
+            if (rows == null) {
+                return super.backpropGradient(epsilon, workspaceMgr);
+            }
+            INDArray weight = getParam(DefaultParamInitializer.WEIGHT_KEY);
+            INDArray input3d = input;
+            Gradient gradient = new DefaultGradient();
+            INDArray epsilon2d;
+            try {
+                input = TimeSeriesUtils.reshape3dTo2d(input3d, workspaceMgr, ArrayType.BP_WORKING_MEM);
+                applyDropOutIfNecessary(true, workspaceMgr);
+                INDArray inputRows = Nd4j.pullRows(input, 1, rows);
+                INDArray delta = layerConf().getLossFn().computeGradient(getLabels2d(workspaceMgr,
+                        ArrayType.BP_WORKING_MEM), product(inputRows, workspaceMgr), layerConf().getActivationFn(), null);
+                INDArray weightGradient = gradientViews.get(DefaultParamInitializer.WEIGHT_KEY);
+                Nd4j.gemm(inputRows.castTo(weightGradient.dataType()), delta, weightGradient, true, false, 1.0, 0.0);
+                gradient.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, weightGradient);
+                if (hasBias()) {
+                    INDArray biasGradient = gradientViews.get(DefaultParamInitializer.BIAS_KEY);
+                    delta.sum(biasGradient, 0);
+                    gradient.gradientForVariable().put(DefaultParamInitializer.BIAS_KEY, biasGradient);
+                }
+                INDArray epsilonRows = weight.mmuli(delta.transpose(), Nd4j.createUninitialized(delta.dataType(),
+                        new long[] {weight.size(0), delta.size(0)}, 'f')).transpose();
+                epsilon2d = workspaceMgr.create(ArrayType.ACTIVATION_GRAD, delta.dataType(),
+                        new long[] {input.size(0), weight.size(0)}, 'c');
+                Nd4j.exec(DynamicCustomOp.builder("scatter_upd")
+                        .addInputs(epsilon2d, Nd4j.createFromArray(rows), epsilonRows).addOutputs(epsilon2d).build());
+                epsilon2d = backpropDropOutIfPresent(epsilon2d);
+            } finally {
+                input = input3d;
+            }
+            weightNoiseParams.clear();
+            return new Pair<>(gradient, TimeSeriesUtils.reshape2dTo3d(epsilon2d, input3d.size(0), workspaceMgr,
+                    ArrayType.ACTIVATION_GRAD));
+        }
+
+        /** The head's own product applies: no layer norm or weight noise, the NCW layout, an input. */
+        private boolean ownProduct() {
+            return !hasLayerNorm() && layerConf().getWeightNoise() == null && input != null
+                    && layerConf().getRnnDataFormat() == RNNFormat.NCW;
+        }
+
+        /**
+         * The response tokens' label rows when the labels are set, unmasked, and the loss reads
+         * those rows alone; else null (every row).
+         */
+        private int[] responseRows() {
+            if (labels == null || maskArray != null || !(layerConf().getLossFn() instanceof ResponseTokenLoss)) {
+                return null;
+            }
+            return MinibatchView.responseRows(labels.rank() == 3 ? TimeSeriesUtils.reshape3dTo2d(labels) : labels);
+        }
+
+        private INDArray product(INDArray rows, LayerWorkspaceMgr workspaceMgr) {
+            INDArray weight = getParam(DefaultParamInitializer.WEIGHT_KEY);
+            return VocabularyHead.product(rows, weight, hasBias() ? getParam(DefaultParamInitializer.BIAS_KEY) : null,
+                    workspaceMgr.createUninitialized(ArrayType.ACTIVATIONS, weight.dataType(),
+                            new long[] {rows.size(0), weight.size(1)}, 'f'));
         }
     }
 }

@@ -25,10 +25,10 @@ import org.nd4j.linalg.learning.config.NoOp;
 /**
  * The decoder's {@link VocabularyHead} against DL4J's own {@code RnnOutputLayer} with the same
  * parameters, loss and minibatch. The head's product is the same sgemm call on the same operands, so
- * the logits are compared bit for bit; the loss then reads them in another memory layout (its sums
- * over the vocabulary are products with other operand layouts), so score and gradients are compared
- * within float32 rounding (they came out bit-identical on the AVX-512 development machine, which
- * another kernel need not repeat). The head's own gradient in double precision is {@code DecoderGradientCheckTest}'s,
+ * the logits are compared bit for bit; in training the head takes the product for the response
+ * tokens' rows only and the loss reads them in another memory layout (its sums over the vocabulary
+ * and the weight gradient's sum over the rows are products of other shapes and operand layouts), so
+ * score and gradients are compared within float32 rounding. The head's own gradient in double precision is {@code DecoderGradientCheckTest}'s,
  * whose decoders carry it.
  */
 class VocabularyHeadTest {
