@@ -3,6 +3,7 @@ package io.sgdpo.bench.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sgdpo.nn.ResponseTokenLoss;
 import io.sgdpo.nn.VocabularyHead;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -53,9 +54,13 @@ public final class StepProfile {
     private volatile boolean sampling;
     private Thread sampler;
 
-    /** The loss wrapped so that its calls are timed. */
+    /**
+     * The loss wrapped so that its calls are timed; a {@link ResponseTokenLoss} stays one, so that the
+     * head computes what it computes unprofiled (the response tokens' rows only).
+     */
     public ILossFunction timedLoss(ILossFunction loss) {
-        return new TimedLoss(loss);
+        return loss instanceof ResponseTokenLoss responseRows ? new TimedResponseTokenLoss(responseRows)
+                : new TimedLoss(loss);
     }
 
     /** Adds the listener that timestamps the phases of every training step. */
@@ -313,13 +318,27 @@ public final class StepProfile {
         return list;
     }
 
+    /** A {@link TimedLoss} of a {@link ResponseTokenLoss}. */
+    public static final class TimedResponseTokenLoss extends TimedLoss implements ResponseTokenLoss {
+
+        private static final long serialVersionUID = 1L;
+
+        private TimedResponseTokenLoss() {
+            // for JSON deserialisation
+        }
+
+        TimedResponseTokenLoss(ResponseTokenLoss loss) {
+            super(loss);
+        }
+    }
+
     /** A loss that times its calls into the profile's counters; the values are the wrapped loss's. */
-    public static final class TimedLoss implements ILossFunction {
+    public static class TimedLoss implements ILossFunction {
 
         private static final long serialVersionUID = 1L;
         private ILossFunction loss;
 
-        private TimedLoss() {
+        TimedLoss() {
             // for JSON deserialisation
         }
 
