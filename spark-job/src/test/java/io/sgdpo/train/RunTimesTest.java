@@ -35,7 +35,8 @@ class RunTimesTest {
         assertTrue(seconds.get("evaluation") >= 0.001, "evaluation " + seconds.get("evaluation"));
         assertTrue(seconds.get("other") >= 0.003, "other " + seconds.get("other"));
         double sum = seconds.values().stream().mapToDouble(Double::doubleValue).sum();
-        assertTrue(sum <= times.total() && sum >= 0.010, sum + " of " + times.total());
+        // the spins above add up to 8 ms; anything beyond (a lambda's first bootstrap) is "other"
+        assertTrue(sum <= times.total() && sum >= 0.008, sum + " of " + times.total());
         String summary = times.summary();
         assertTrue(summary.matches("\\d+\\.\\d\\d s: updates \\d+\\.\\d\\d s \\(\\d+%\\), evaluation \\d+\\.\\d\\d s"
                 + " \\(\\d+%\\), other \\d+\\.\\d\\d s \\(\\d+%\\)"), summary);
