@@ -101,8 +101,42 @@ public class VocabularyHead extends RnnOutputLayer {
 
         private static final long serialVersionUID = 1L;
 
+        /**
+         * The loss value the last backward pass of the response rows took with its gradient, the
+         * 3-D input and the labels it was for, until the score of that pass reads it (NaN: none).
+         */
+        private transient double backpropLoss = Double.NaN;
+        private transient INDArray backpropInput;
+        private transient INDArray backpropLabels;
+
         Impl(NeuralNetConfiguration conf, DataType dataType) {
             super(conf, dataType);
+        }
+
+        /**
+         * DL4J computes a training step's score after its backward pass, from the logits again: here,
+         * when the backward pass just before took the response rows' loss for the same input and
+         * labels, the score is that value (the same logits, the same loss; the head's product and
+         * read-out are not taken a second time; with dropout on the head's input, the loss of the
+         * dropped-out pass the gradient is of). Otherwise, DL4J's own.
+         */
+        @Override
+        public double computeScore(double fullNetRegTerm, boolean training, LayerWorkspaceMgr workspaceMgr) {
+            double loss = backpropLoss;
+            boolean sameStep = training && input != null && input == backpropInput && labels == backpropLabels;
+            forgetBackpropLoss();
+            if (!sameStep || Double.isNaN(loss)) {
+                return super.computeScore(fullNetRegTerm, training, workspaceMgr);
+            }
+            double score = conf().isMiniBatch() ? loss / getInputMiniBatchSize() : loss;
+            this.score = score + fullNetRegTerm;
+            return this.score;
+        }
+
+        private void forgetBackpropLoss() {
+            backpropLoss = Double.NaN;
+            backpropInput = null;
+            backpropLabels = null;
         }
 
         @Override
@@ -124,6 +158,7 @@ public class VocabularyHead extends RnnOutputLayer {
 
         @Override
         public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
+            forgetBackpropLoss();
             int[] rows = ownProduct() && input.rank() == 3 ? responseRows() : null;
             if (rows == null) {
                 return super.backpropGradient(epsilon, workspaceMgr);
@@ -136,8 +171,10 @@ public class VocabularyHead extends RnnOutputLayer {
                 input = TimeSeriesUtils.reshape3dTo2d(input3d, workspaceMgr, ArrayType.BP_WORKING_MEM);
                 applyDropOutIfNecessary(true, workspaceMgr);
                 INDArray inputRows = Nd4j.pullRows(input, 1, rows);
-                INDArray delta = layerConf().getLossFn().computeGradient(getLabels2d(workspaceMgr,
-                        ArrayType.BP_WORKING_MEM), product(inputRows, workspaceMgr), layerConf().getActivationFn(), null);
+                Pair<Double, INDArray> lossAndDelta = layerConf().getLossFn().computeGradientAndScore(
+                        getLabels2d(workspaceMgr, ArrayType.BP_WORKING_MEM), product(inputRows, workspaceMgr),
+                        layerConf().getActivationFn(), null, false);
+                INDArray delta = lossAndDelta.getSecond();
                 INDArray weightGradient = gradientViews.get(DefaultParamInitializer.WEIGHT_KEY);
                 Nd4j.gemm(inputRows.castTo(weightGradient.dataType()), delta, weightGradient, true, false, 1.0, 0.0);
                 gradient.gradientForVariable().put(DefaultParamInitializer.WEIGHT_KEY, weightGradient);
@@ -153,6 +190,9 @@ public class VocabularyHead extends RnnOutputLayer {
                 Nd4j.exec(DynamicCustomOp.builder("scatter_upd")
                         .addInputs(epsilon2d, Nd4j.createFromArray(rows), epsilonRows).addOutputs(epsilon2d).build());
                 epsilon2d = backpropDropOutIfPresent(epsilon2d);
+                backpropLoss = lossAndDelta.getFirst();
+                backpropInput = input3d;
+                backpropLabels = labels;
             } finally {
                 input = input3d;
             }

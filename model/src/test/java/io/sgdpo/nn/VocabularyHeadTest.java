@@ -11,12 +11,14 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -28,7 +30,8 @@ import org.nd4j.linalg.learning.config.NoOp;
  * the logits are compared bit for bit; in training the head takes the product for the response
  * tokens' rows only and the loss reads them in another memory layout (its sums over the vocabulary
  * and the weight gradient's sum over the rows are products of other shapes and operand layouts), so
- * score and gradients are compared within float32 rounding. The head's own gradient in double precision is {@code DecoderGradientCheckTest}'s,
+ * score and gradients are compared within float32 rounding. The head's own gradient in double
+ * precision is {@code DecoderGradientCheckTest}'s,
  * whose decoders carry it.
  */
 class VocabularyHeadTest {
@@ -100,6 +103,48 @@ class VocabularyHeadTest {
         INDArray input = new PairedBatch(LENGTH, TinyPairs.PAD).inputs(List.of(new int[] {3, 4, 5}), DataType.FLOAT);
         // bit-identical: the same parameters through the same computation, replayed
         assertArrayEquals(head.output(false, input)[0].ravel().toFloatVector(), restored.output(false, input)[0].ravel().toFloatVector());
+    }
+
+    /**
+     * A training step's score is the loss its backward pass took with the gradient, not a second
+     * product and read-out: bit for bit the score a fresh forward pass of the same parameters and
+     * minibatch computes (the same computation replayed), with no call of the loss's score in the
+     * step. A new minibatch is scored afresh.
+     */
+    @Test
+    void theStepsScoreIsTheLossOfItsBackwardPass() {
+        ComputationGraph graph = Decoder.create(new DecoderConfig(VOCAB, 16, 2, 2, LENGTH, 0.0, 5),
+                new ScoreCountingLoss(), new NoOp(), DataType.FLOAT);
+        for (long seed : new long[] {8, 9}) {
+            List<PairExample> pairs = TinyPairs.random(3, VOCAB, LENGTH, true, seed);
+            DataSet batch = new PairedBatch(LENGTH, TinyPairs.PAD).build(pairs, Losses.create(SPEC), 3, 0,
+                    DataType.FLOAT);
+            graph.setInput(0, batch.getFeatures());
+            graph.setLabel(0, batch.getLabels());
+            ScoreCountingLoss.SCORE_CALLS.set(0);
+            graph.computeGradientAndScore();
+            double stepScore = graph.score();
+            assertEquals(0, ScoreCountingLoss.SCORE_CALLS.get(), "the step scored its logits a second time");
+            assertEquals(graph.score(batch, true), stepScore, 0.0, "a fresh pass's score, minibatch " + seed);
+            assertEquals(1, ScoreCountingLoss.SCORE_CALLS.get(), "the fresh pass scores its own logits");
+        }
+    }
+
+    /** The preference loss, counting the calls of its score alone. */
+    private static final class ScoreCountingLoss extends PairedPreferenceLoss {
+        private static final long serialVersionUID = 1L;
+        static final AtomicInteger SCORE_CALLS = new AtomicInteger();
+
+        ScoreCountingLoss() {
+            super(SPEC);
+        }
+
+        @Override
+        public double computeScore(INDArray labels, INDArray preOutput, IActivation activation, INDArray mask,
+                                   boolean average) {
+            SCORE_CALLS.incrementAndGet();
+            return super.computeScore(labels, preOutput, activation, mask, average);
+        }
     }
 
     /** The same graph and parameters with DL4J's own output layer in place of the head. */
