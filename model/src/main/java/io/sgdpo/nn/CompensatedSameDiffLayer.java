@@ -1,10 +1,16 @@
 package io.sgdpo.nn;
 
+import java.util.Collection;
 import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.samediff.SameDiffLayer;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
 
 /**
@@ -14,6 +20,9 @@ import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
  * value, half the gradient ({@link LanguageModelLayer} applies it inside, where it is cheaper).
  * {@code DecoderGradientCheckTest} and {@code ArchitectureGradientCheckTest} pin both facts; the
  * day DL4J fixes the bug, their tests with the compensation turned off fail and this class must go.
+ *
+ * <p>A layer may also write its passes out ({@link DirectPasses}); its SameDiff graph then stays
+ * its definition and the path of what those passes do not take.
  */
 public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
 
@@ -63,6 +72,30 @@ public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
     @Override
     public int hashCode() {
         return java.util.Objects.hash(super.hashCode(), modelWidth, length, compensateDoubledGradient);
+    }
+
+    /**
+     * The layer's implementation with its passes written out, or null (the default) for DL4J's,
+     * which runs the SameDiff graph.
+     */
+    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+        return null;
+    }
+
+    @Override
+    public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
+                             int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                             DataType networkDataType) {
+        DirectPasses layer = directPasses(conf, networkDataType);
+        if (layer == null) {
+            return super.instantiate(conf, trainingListeners, layerIndex, layerParamsView, initializeParams,
+                    networkDataType);
+        }
+        layer.setIndex(layerIndex);
+        layer.setParamsViewArray(layerParamsView);
+        layer.setParamTable(initializer().init(conf, layerParamsView, initializeParams));
+        layer.setConf(conf);
+        return layer;
     }
 
     /** The layer's function of its input {@code [mb, channels, T]} and parameters. */

@@ -1,12 +1,19 @@
 package io.sgdpo.nn;
 
 import java.util.Map;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-/** The layer norm after the last block (GPT-2's ln_f), over the model dimension of each token. */
+/**
+ * The layer norm after the last block (GPT-2's ln_f), over the model dimension of each token; DL4J
+ * runs it as {@link Impl}, its passes written out.
+ */
 public class FinalLayerNorm extends CompensatedSameDiffLayer {
 
     private static final long serialVersionUID = 1L;
@@ -35,5 +42,41 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         Init.gpt2(params);
+    }
+
+    @Override
+    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+        return new Impl(conf, networkDataType);
+    }
+
+    /** The layer norm's passes written out ({@link DirectPasses}): {@code layer_norm} and {@code layer_norm_bp}. */
+    static final class Impl extends DirectPasses {
+
+        private static final long serialVersionUID = 1L;
+
+        /** The input rows of the last training forward pass. */
+        private transient INDArray x;
+
+        Impl(NeuralNetConfiguration conf, DataType dataType) {
+            super(conf, dataType);
+        }
+
+        @Override
+        protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
+            layerNorm(rows, getParam("gain"), getParam("bias"), out);
+            if (kept != null) {
+                x = rows;
+            }
+        }
+
+        @Override
+        protected void backward(INDArray dOut, INDArray dIn, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
+            layerNormBackward(x, getParam("gain"), getParam("bias"), dOut, dIn, g.get("gain"), g.get("bias"));
+        }
+
+        @Override
+        protected void forgetKept() {
+            x = null;
+        }
     }
 }

@@ -1,11 +1,22 @@
 package io.sgdpo.nn;
 
 import java.util.Map;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.GELU;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.GELUDerivative;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One pre-norm GPT block over {@code [mb, d, T]}:
@@ -20,6 +31,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <p>Not {@link CausalAttention}, which the imported architectures use: the same attention laid out
  * through it rounds differently in float32 (measured: another gold score in the cluster test), and
  * the figures the README records for the decoder (demo, study, cluster) come from this layout.
+ *
+ * <p>DL4J runs the block as {@link Impl}: these passes written out with the same libnd4j ops.
  */
 public class TransformerBlock extends CompensatedSameDiffLayer {
 
@@ -87,6 +100,11 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
     }
 
     @Override
+    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+        return new Impl(conf, networkDataType);
+    }
+
+    @Override
     public void defineParameters(SDLayerParams params) {
         params.addWeightParam("gln1", 1, modelWidth);
         params.addBiasParam("bln1", 1, modelWidth);
@@ -132,5 +150,216 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
     @Override
     public int hashCode() {
         return 31 * super.hashCode() + java.util.Objects.hash(heads, hidden);
+    }
+
+    /**
+     * The block's passes written out ({@link DirectPasses}) with the ops of {@link #defineBody}, in
+     * its order, so its forward pass is SameDiff's bit for bit on the same machine. The backward
+     * pass: the products' transposes, {@code layer_norm_bp}, the GELU's derivative and the
+     * softmax's gradient {@code w (g - sum(g w))} from the kept attention weights; the scores'
+     * scale enters the products of the queries' and keys' gradients as their factor.
+     */
+    static final class Impl extends DirectPasses {
+
+        private static final long serialVersionUID = 1L;
+
+        /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, in the data type it was made for. */
+        private transient INDArray mask;
+
+        /** What a training forward pass keeps: rows {@code [n, d]} unless noted. */
+        private transient INDArray x;
+        private transient INDArray h;
+        private transient INDArray qHeads;
+        private transient INDArray kHeads;
+        private transient INDArray vHeads;
+        /** The attention weights {@code [mb*h, T, T]}, after the softmax. */
+        private transient INDArray weights;
+        private transient INDArray merged;
+        private transient INDArray x1;
+        private transient INDArray h2;
+        /** The MLP's pre-activation and activation {@code [n, 4d]}. */
+        private transient INDArray u;
+        private transient INDArray a;
+
+        Impl(NeuralNetConfiguration conf, DataType dataType) {
+            super(conf, dataType);
+        }
+
+        private TransformerBlock block() {
+            return (TransformerBlock) layerConf();
+        }
+
+        @Override
+        protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
+            ArrayType keep = kept == null ? ArrayType.FF_WORKING_MEM : kept;
+            ArrayType work = ArrayType.FF_WORKING_MEM;
+            TransformerBlock b = block();
+            long n = rows.size(0);
+            int d = b.modelWidth;
+            INDArray hNorm = layerNorm(rows, "gln1", "bln1", mgr.createUninitialized(keep, rows.dataType(),
+                    new long[] {n, d}, 'c'));
+            INDArray q = linear(hNorm, "wq", "bq", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
+            INDArray k = linear(hNorm, "wk", "bk", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
+            INDArray v = linear(hNorm, "wv", "bv", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
+            INDArray qh = perHead(q, mgr, keep);
+            INDArray kh = perHead(k, mgr, keep);
+            INDArray vh = perHead(v, mgr, keep);
+            INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {qh.size(0), b.length, b.length}, 'c');
+            product(qh, false, kh, true, w, scale(), 0.0);
+            Nd4j.exec(new AddOp(w, mask(rows.dataType()), w));
+            Nd4j.exec(new SoftMax(w, w, 2));
+            INDArray attended = product(w, vh, false, mgr.createUninitialized(work, rows.dataType(), qh.shape(), 'c'));
+            INDArray m = mergeHeads(attended, mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c'));
+            INDArray afterAttention = linear(m, "wo", "bo", mgr.createUninitialized(keep, rows.dataType(),
+                    new long[] {n, d}, 'c')).addi(rows);
+            INDArray hNorm2 = layerNorm(afterAttention, "gln2", "bln2", mgr.createUninitialized(keep, rows.dataType(),
+                    new long[] {n, d}, 'c'));
+            INDArray pre = linear(hNorm2, "w1", "b1", mgr.createUninitialized(keep, rows.dataType(),
+                    new long[] {n, b.hidden}, 'c'));
+            INDArray act = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c');
+            Nd4j.exec(new GELU(pre, act));
+            linear(act, "w2", "b2", out).addi(afterAttention);
+            if (kept != null) {
+                x = rows;
+                h = hNorm;
+                qHeads = qh;
+                kHeads = kh;
+                vHeads = vh;
+                weights = w;
+                merged = m;
+                x1 = afterAttention;
+                h2 = hNorm2;
+                u = pre;
+                a = act;
+            }
+        }
+
+        @Override
+        protected void backward(INDArray dy, INDArray dx, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
+            ArrayType work = ArrayType.BP_WORKING_MEM;
+            DataType type = dy.dataType();
+            long n = dy.size(0);
+            int d = block().modelWidth;
+            // y = x1 + gelu(u) W2 + b2, u = h2 W1 + b1
+            INDArray du = linearBackward(a, dy, "w2", "b2", g, mgr.createUninitialized(work, type,
+                    new long[] {n, block().hidden}, 'c'));
+            INDArray geluSlope = mgr.createUninitialized(work, type, u.shape(), 'c');
+            Nd4j.exec(new GELUDerivative(u, geluSlope));
+            du.muli(geluSlope);
+            INDArray dh2 = linearBackward(h2, du, "w1", "b1", g, mgr.createUninitialized(work, type,
+                    new long[] {n, d}, 'c'));
+            INDArray dx1 = layerNormBackward(x1, dh2, "gln2", "bln2", g,
+                    mgr.createUninitialized(work, type, new long[] {n, d}, 'c')).addi(dy);
+            // x1 = x + merged Wo + bo
+            INDArray dm = linearBackward(merged, dx1, "wo", "bo", g, mgr.createUninitialized(work, type,
+                    new long[] {n, d}, 'c'));
+            INDArray dAttended = perHead(dm, mgr, work);
+            INDArray dv = product(weights, true, dAttended, false, mgr.createUninitialized(work, type,
+                    vHeads.shape(), 'c'), 1.0, 0.0);
+            INDArray ds = product(dAttended, vHeads, true, mgr.createUninitialized(work, type, weights.shape(), 'c'));
+            softmaxBackward(ds, mgr);
+            INDArray dq = product(ds, false, kHeads, false, mgr.createUninitialized(work, type, qHeads.shape(), 'c'),
+                    scale(), 0.0);
+            INDArray dk = product(ds, true, qHeads, false, mgr.createUninitialized(work, type, kHeads.shape(), 'c'),
+                    scale(), 0.0);
+            INDArray dh = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
+            INDArray rowsGradient = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
+            accumulateLinearBackward(mergeHeads(dq, rowsGradient), "wq", "bq", g, dh, 0.0);
+            accumulateLinearBackward(mergeHeads(dk, rowsGradient), "wk", "bk", g, dh, 1.0);
+            accumulateLinearBackward(mergeHeads(dv, rowsGradient), "wv", "bv", g, dh, 1.0);
+            layerNormBackward(x, dh, "gln1", "bln1", g, dx).addi(dx1);
+        }
+
+        @Override
+        protected void forgetKept() {
+            x = null;
+            h = null;
+            qHeads = null;
+            kHeads = null;
+            vHeads = null;
+            weights = null;
+            merged = null;
+            x1 = null;
+            h2 = null;
+            u = null;
+            a = null;
+        }
+
+        private double scale() {
+            TransformerBlock b = block();
+            return 1.0 / Math.sqrt(b.modelWidth / (double) b.heads);
+        }
+
+        private INDArray mask(DataType type) {
+            if (mask == null || mask.dataType() != type) {
+                try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                    mask = CausalAttention.causalBias(1, block().length, type);
+                }
+            }
+            return mask;
+        }
+
+        private INDArray layerNorm(INDArray in, String gain, String bias, INDArray out) {
+            return DirectPasses.layerNorm(in, getParam(gain), getParam(bias), out);
+        }
+
+        private INDArray layerNormBackward(INDArray in, INDArray dOut, String gain, String bias,
+                                           Map<String, INDArray> g, INDArray dIn) {
+            return DirectPasses.layerNormBackward(in, getParam(gain), getParam(bias), dOut, dIn, g.get(gain),
+                    g.get(bias));
+        }
+
+        /** {@code in W + b} into {@code out}. */
+        private INDArray linear(INDArray in, String weight, String bias, INDArray out) {
+            return product(in, getParam(weight), false, out).addiRowVector(getParam(bias));
+        }
+
+        /** Of {@code out = in W + b}: W's and b's gradients into {@code g}, {@code in}'s into {@code dIn}. */
+        private INDArray linearBackward(INDArray in, INDArray dOut, String weight, String bias,
+                                        Map<String, INDArray> g, INDArray dIn) {
+            product(in, true, dOut, false, g.get(weight), 1.0, 0.0);
+            dOut.sum(g.get(bias), 0);
+            return product(dOut, getParam(weight), true, dIn);
+        }
+
+        /** As {@link #linearBackward} for {@code out = h W + b}, adding {@code in}'s gradient to {@code dh} times {@code keep}. */
+        private void accumulateLinearBackward(INDArray dOut, String weight, String bias, Map<String, INDArray> g,
+                                              INDArray dh, double keep) {
+            product(h, true, dOut, false, g.get(weight), 1.0, 0.0);
+            dOut.sum(g.get(bias), 0);
+            product(dOut, false, getParam(weight), true, dh, 1.0, keep);
+        }
+
+        /** The scores' gradient in place of the weights' {@code g}: {@code w (g - sum over keys of g w)}. */
+        private void softmaxBackward(INDArray g, LayerWorkspaceMgr mgr) {
+            ArrayType work = ArrayType.BP_WORKING_MEM;
+            INDArray weighted = mgr.createUninitialized(work, g.dataType(), g.shape(), 'c');
+            Nd4j.exec(new MulOp(g, weights, weighted));
+            INDArray sums = mgr.createUninitialized(work, g.dataType(), new long[] {g.size(0), g.size(1)}, 'c');
+            weighted.sum(sums, 2);
+            Nd4j.exec(new SubOp(g, sums.reshape(g.size(0), g.size(1), 1), g));
+            g.muli(weights);
+        }
+
+        /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}, allocated as {@code type}. */
+        private INDArray perHead(INDArray rows, LayerWorkspaceMgr mgr, ArrayType type) {
+            TransformerBlock b = block();
+            int headSize = b.modelWidth / b.heads;
+            long examples = rows.size(0) / b.length;
+            INDArray out = mgr.createUninitialized(type, rows.dataType(),
+                    new long[] {examples, b.heads, b.length, headSize}, 'c');
+            out.assign(rows.reshape('c', examples, b.length, b.heads, headSize).permute(0, 2, 1, 3));
+            return out.reshape('c', examples * b.heads, b.length, headSize);
+        }
+
+        /** {@code [mb*h, T, d/h]} into rows {@code [mb*T, d]}. */
+        private INDArray mergeHeads(INDArray perHead, INDArray rows) {
+            TransformerBlock b = block();
+            int headSize = b.modelWidth / b.heads;
+            long examples = rows.size(0) / b.length;
+            rows.reshape('c', examples, b.length, b.heads, headSize)
+                    .assign(perHead.reshape('c', examples, b.heads, b.length, headSize).permute(0, 2, 1, 3));
+            return rows;
+        }
     }
 }

@@ -1,0 +1,189 @@
+package io.sgdpo.nn;
+
+import java.util.Arrays;
+import java.util.Map;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.common.util.ArrayUtil;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.blas.params.MMulTranspose;
+import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNorm;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNormBp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * DL4J's implementation of a {@link CompensatedSameDiffLayer} whose forward and backward passes
+ * are written out with libnd4j's ops (the ones its SameDiff graph runs) instead of executed from
+ * that graph.
+ *
+ * <p>Why: DL4J 1.0.0-M2.1 runs a SameDiff layer's backward pass as the graph's gradient function,
+ * which starts again from the layer's input: every training step computed each block's forward
+ * pass twice (64 matrix products per step at bench-peer's mid shape where 32 are the forward pass),
+ * plus the session's bookkeeping and the doubled-gradient compensation's ops. Here a training
+ * forward pass keeps the intermediates its backward pass needs, in DL4J's activations workspace
+ * (which lives until the step's backward pass is done), and the backward pass starts from them.
+ *
+ * <p>Both passes work on rows {@code [mb*T, d]}, one per token, ordered (example, position); the
+ * output is returned as the {@code [mb, d, T]} view of such rows, so that the next layer of this
+ * kind takes its rows without a copy. A backward pass that does not follow this layer's training
+ * forward pass of the same input, an input of another length than the layer's, and {@link
+ * #setDirect(boolean) direct} off go through SameDiff's own passes, which stay the layer's
+ * definition: the tests hold these passes to them.
+ */
+abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDiffLayer {
+
+    private static final long serialVersionUID = 1L;
+
+    private boolean direct = true;
+    /** The input whose training forward pass the subclass's kept arrays hold; null: none. */
+    private transient INDArray keptFor;
+
+    DirectPasses(NeuralNetConfiguration conf, DataType dataType) {
+        super(conf, dataType);
+    }
+
+    /** Whether the passes are this class's (true) or SameDiff's (false, the reference the tests compare with). */
+    void setDirect(boolean direct) {
+        this.direct = direct;
+    }
+
+    /** Whether this layer ever ran SameDiff's passes (built its graph). */
+    boolean builtSameDiff() {
+        return sameDiff != null;
+    }
+
+    private CompensatedSameDiffLayer config() {
+        return (CompensatedSameDiffLayer) layerConf();
+    }
+
+    /**
+     * {@code rows} {@code [mb*T, d]} through the layer into {@code out} (same shape). With {@code
+     * kept} non-null (a training pass), every intermediate the backward pass needs is allocated as
+     * that array type and kept in the subclass's fields; otherwise intermediates are working memory.
+     */
+    protected abstract void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr);
+
+    /**
+     * From the gradient {@code dOut} of the output rows, each parameter's gradient into {@code
+     * gradients} (DL4J's gradient views, overwritten) and the input rows' gradient into {@code dIn},
+     * using what the last {@link #forward} kept.
+     */
+    protected abstract void backward(INDArray dOut, INDArray dIn, Map<String, INDArray> gradients,
+                                     LayerWorkspaceMgr mgr);
+
+    /** Lets go of the arrays the last training forward pass kept. */
+    protected abstract void forgetKept();
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
+        forget();
+        if (!applies(input)) {
+            return super.activate(training, mgr);
+        }
+        assertInputSet(false);
+        long examples = input.size(0);
+        long length = input.size(2);
+        int width = config().getModelWidth();
+        ArrayType kept = training ? ArrayType.ACTIVATIONS : null;
+        INDArray rows = rows(input, mgr, training ? ArrayType.ACTIVATIONS : ArrayType.FF_WORKING_MEM);
+        INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(),
+                new long[] {examples, length, width}, 'c');
+        forward(rows, out.reshape(examples * length, width), kept, mgr);
+        if (training) {
+            keptFor = input;
+        }
+        return out.permute(0, 2, 1);
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
+        if (keptFor == null || keptFor != input || !applies(input)) {
+            forget();
+            return super.backpropGradient(epsilon, mgr);
+        }
+        assertInputSet(true);
+        long examples = input.size(0);
+        long length = input.size(2);
+        int width = config().getModelWidth();
+        INDArray dOut = rows(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+        INDArray dIn = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(),
+                new long[] {examples, length, width}, 'c');
+        backward(dOut, dIn.reshape(examples * length, width), gradTable, mgr);
+        forget();
+        Gradient gradient = new DefaultGradient();
+        for (String name : paramTable.keySet()) {
+            gradient.gradientForVariable().put(name, gradTable.get(name));
+        }
+        return new Pair<>(gradient, dIn.permute(0, 2, 1));
+    }
+
+    @Override
+    public void clear() {
+        super.clear();
+        forget();
+    }
+
+    private void forget() {
+        keptFor = null;
+        forgetKept();
+    }
+
+    private boolean applies(INDArray in) {
+        return direct && in != null && in.rank() == 3 && in.size(1) == config().getModelWidth()
+                && in.size(2) == config().getLength();
+    }
+
+    /**
+     * {@code [mb, d, T]} as rows {@code [mb*T, d]}: a view when it is one (the output of a layer of
+     * this kind), else a copy allocated as {@code type}.
+     */
+    static INDArray rows(INDArray x, LayerWorkspaceMgr mgr, ArrayType type) {
+        INDArray tokensLast = x.permute(0, 2, 1);
+        long rowCount = x.size(0) * x.size(2);
+        if (Arrays.equals(tokensLast.stride(), ArrayUtil.calcStrides(tokensLast.shape()))) {
+            return tokensLast.reshape('c', rowCount, x.size(1));
+        }
+        INDArray copy = mgr.createUninitialized(type, x.dataType(), tokensLast.shape(), 'c');
+        copy.assign(tokensLast);
+        return copy.reshape('c', rowCount, x.size(1));
+    }
+
+    /** {@code alpha op(a) op(b) + beta c} into {@code c}, by libnd4j's matmul op (batched for rank 3). */
+    static INDArray product(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
+                            double alpha, double beta) {
+        Nd4j.exec(new Mmul(a, b, c, alpha, beta,
+                MMulTranspose.builder().transposeA(transposeA).transposeB(transposeB).build()));
+        return c;
+    }
+
+    /** {@code a op(b)} into {@code c}. */
+    static INDArray product(INDArray a, INDArray b, boolean transposeB, INDArray c) {
+        return product(a, false, b, transposeB, c, 1.0, 0.0);
+    }
+
+    /**
+     * Rows {@code [n, d]} normalised over d with gain and bias {@code [1, d]}, into {@code out}:
+     * libnd4j's {@code layer_norm}, as {@link TransformerBlock#layerNorm} runs it.
+     */
+    static INDArray layerNorm(INDArray in, INDArray gain, INDArray bias, INDArray out) {
+        Nd4j.exec(new LayerNorm(in, gain.reshape(gain.length()), bias.reshape(bias.length()), out, false, 1));
+        return out;
+    }
+
+    /**
+     * Of {@link #layerNorm}: the gain's and bias's gradients into {@code dGain} and {@code dBias}
+     * ({@code [1, d]}, overwritten) and the input's into {@code dIn}, from the output's {@code dOut}.
+     */
+    static INDArray layerNormBackward(INDArray in, INDArray gain, INDArray bias, INDArray dOut, INDArray dIn,
+                                      INDArray dGain, INDArray dBias) {
+        Nd4j.exec(new LayerNormBp(in, gain.reshape(gain.length()), bias.reshape(bias.length()), dOut, dIn,
+                dGain.reshape(dGain.length()), dBias.reshape(dBias.length()), false, 1));
+        return dIn;
+    }
+}
