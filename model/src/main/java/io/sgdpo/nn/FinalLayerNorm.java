@@ -71,7 +71,7 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
 
         @Override
         protected void backward(INDArray dOut, INDArray dIn, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
-            layerNormBackward(x, getParam("gain"), getParam("bias"), dOut, dIn, g.get("gain"), g.get("bias"));
+            layerNormBackward(x, getParam("gain"), dOut, dIn, g.get("gain"), g.get("bias"), mgr);
         }
 
         @Override

@@ -14,9 +14,8 @@ import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.GELU;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.GELUDerivative;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * One pre-norm GPT block over {@code [mb, d, T]}:
@@ -162,6 +161,11 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
     static final class Impl extends DirectPasses {
 
         private static final long serialVersionUID = 1L;
+        /**
+         * libnd4j's GELU is {@code u sigmoid(1.702 u)} with 1.702 as a float32 constant, in double
+         * precision too (it computes the same values in double only with this one).
+         */
+        private static final double GELU_SLOPE = 1.702f;
 
         /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, in the data type it was made for. */
         private transient INDArray mask;
@@ -177,8 +181,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         private transient INDArray merged;
         private transient INDArray x1;
         private transient INDArray h2;
-        /** The MLP's pre-activation and activation {@code [n, 4d]}. */
-        private transient INDArray u;
+        /** The MLP's {@code sigmoid(1.702 u)} and activation {@code a = u sigmoid(1.702 u)}, {@code [n, 4d]}. */
+        private transient INDArray sigmoid;
         private transient INDArray a;
 
         Impl(NeuralNetConfiguration conf, DataType dataType) {
@@ -214,10 +218,11 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
                     new long[] {n, d}, 'c')).addi(rows);
             INDArray hNorm2 = layerNorm(afterAttention, "gln2", "bln2", mgr.createUninitialized(keep, rows.dataType(),
                     new long[] {n, d}, 'c'));
-            INDArray pre = linear(hNorm2, "w1", "b1", mgr.createUninitialized(keep, rows.dataType(),
+            INDArray pre = linear(hNorm2, "w1", "b1", mgr.createUninitialized(work, rows.dataType(),
                     new long[] {n, b.hidden}, 'c'));
-            INDArray act = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c');
-            Nd4j.exec(new GELU(pre, act));
+            INDArray gate = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c');
+            Transforms.sigmoid(pre.mul(GELU_SLOPE, gate), false);
+            INDArray act = pre.mul(gate, mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c'));
             linear(act, "w2", "b2", out).addi(afterAttention);
             if (kept != null) {
                 x = rows;
@@ -229,7 +234,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
                 merged = m;
                 x1 = afterAttention;
                 h2 = hNorm2;
-                u = pre;
+                sigmoid = gate;
                 a = act;
             }
         }
@@ -243,13 +248,13 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             // y = x1 + gelu(u) W2 + b2, u = h2 W1 + b1
             INDArray du = linearBackward(a, dy, "w2", "b2", g, mgr.createUninitialized(work, type,
                     new long[] {n, block().hidden}, 'c'));
-            INDArray geluSlope = mgr.createUninitialized(work, type, u.shape(), 'c');
-            Nd4j.exec(new GELUDerivative(u, geluSlope));
-            du.muli(geluSlope);
+            // a = u s, s = sigmoid(1.702 u): da/du = s + 1.702 u s (1 - s) = s + 1.702 a (1 - s)
+            INDArray slope = sigmoid.rsub(1.0, mgr.createUninitialized(work, type, sigmoid.shape(), 'c'));
+            du.muli(slope.muli(a).muli(GELU_SLOPE).addi(sigmoid));
             INDArray dh2 = linearBackward(h2, du, "w1", "b1", g, mgr.createUninitialized(work, type,
                     new long[] {n, d}, 'c'));
             INDArray dx1 = layerNormBackward(x1, dh2, "gln2", "bln2", g,
-                    mgr.createUninitialized(work, type, new long[] {n, d}, 'c')).addi(dy);
+                    mgr.createUninitialized(work, type, new long[] {n, d}, 'c'), mgr).addi(dy);
             // x1 = x + merged Wo + bo
             INDArray dm = linearBackward(merged, dx1, "wo", "bo", g, mgr.createUninitialized(work, type,
                     new long[] {n, d}, 'c'));
@@ -267,7 +272,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             accumulateLinearBackward(mergeHeads(dq, rowsGradient), "wq", "bq", g, dh, 0.0);
             accumulateLinearBackward(mergeHeads(dk, rowsGradient), "wk", "bk", g, dh, 1.0);
             accumulateLinearBackward(mergeHeads(dv, rowsGradient), "wv", "bv", g, dh, 1.0);
-            layerNormBackward(x, dh, "gln1", "bln1", g, dx).addi(dx1);
+            layerNormBackward(x, dh, "gln1", "bln1", g, dx, mgr).addi(dx1);
         }
 
         @Override
@@ -281,7 +286,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             merged = null;
             x1 = null;
             h2 = null;
-            u = null;
+            sigmoid = null;
             a = null;
         }
 
@@ -304,9 +309,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         }
 
         private INDArray layerNormBackward(INDArray in, INDArray dOut, String gain, String bias,
-                                           Map<String, INDArray> g, INDArray dIn) {
-            return DirectPasses.layerNormBackward(in, getParam(gain), getParam(bias), dOut, dIn, g.get(gain),
-                    g.get(bias));
+                                           Map<String, INDArray> g, INDArray dIn, LayerWorkspaceMgr mgr) {
+            return layerNormBackward(in, getParam(gain), dOut, dIn, g.get(gain), g.get(bias), mgr);
         }
 
         /** {@code in W + b} into {@code out}. */
@@ -318,7 +322,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         private INDArray linearBackward(INDArray in, INDArray dOut, String weight, String bias,
                                         Map<String, INDArray> g, INDArray dIn) {
             product(in, true, dOut, false, g.get(weight), 1.0, 0.0);
-            dOut.sum(g.get(bias), 0);
+            columnSums(dOut, g.get(bias));
             return product(dOut, getParam(weight), true, dIn);
         }
 
@@ -326,7 +330,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         private void accumulateLinearBackward(INDArray dOut, String weight, String bias, Map<String, INDArray> g,
                                               INDArray dh, double keep) {
             product(h, true, dOut, false, g.get(weight), 1.0, 0.0);
-            dOut.sum(g.get(bias), 0);
+            columnSums(dOut, g.get(bias));
             product(dOut, false, getParam(weight), true, dh, 1.0, keep);
         }
 
