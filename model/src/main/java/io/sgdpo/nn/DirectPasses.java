@@ -14,11 +14,12 @@ import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.blas.params.MMulTranspose;
 import org.nd4j.linalg.api.ops.impl.reduce.Mmul;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.LayerNorm;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.BooleanIndexing;
+import org.nd4j.linalg.indexing.conditions.Conditions;
 
 /**
  * DL4J's implementation of a {@link CompensatedSameDiffLayer} whose forward and backward passes
@@ -174,50 +175,62 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     }
 
     /**
-     * Rows {@code [n, d]} normalised over d with gain and bias {@code [1, d]}, into {@code out}:
-     * libnd4j's {@code layer_norm}, as {@link TransformerBlock#layerNorm} runs it.
+     * A layer norm's input rows normalised, {@code (x - mean) / std} {@code [n, d]}, and each row's
+     * {@code 1 / std} {@code [n, 1]}: what its backward pass needs.
      */
-    static INDArray layerNorm(INDArray in, INDArray gain, INDArray bias, INDArray out) {
-        Nd4j.exec(new LayerNorm(in, gain.reshape(gain.length()), bias.reshape(bias.length()), out, false, 1));
-        return out;
+    record Normalised(INDArray rows, INDArray inverseStd) {
     }
 
     /**
-     * Of {@link #layerNorm} (no epsilon: libnd4j's op divides by the rows' standard deviation
-     * itself): the gain's and bias's gradients into {@code dGain} and {@code dBias} ({@code [1, d]},
-     * overwritten) and the input's into {@code dIn}, from the output's {@code dOut}, as
+     * Rows {@code [n, d]} normalised over d, times the gain and plus the bias ({@code [1, d]}), into
+     * {@code out}: the function of libnd4j's {@code layer_norm} as {@link TransformerBlock#layerNorm}
+     * calls it (the rows' standard deviation without an epsilon; a constant row normalises to 0), with
+     * the row statistics as products by a column of 1/d (libnd4j's op took 1.7 ms on {@code [1024,
+     * 256]}, bench-peer's mid shape, on the 2-core development machine; these ops about 0.9). The
+     * normalised rows and inverse deviations are allocated as {@code type}.
+     */
+    Normalised layerNorm(INDArray in, INDArray gain, INDArray bias, INDArray out, LayerWorkspaceMgr mgr,
+                         ArrayType type) {
+        DataType dataType = in.dataType();
+        INDArray normed = mgr.createUninitialized(type, dataType, in.shape(), 'c');
+        INDArray inverseStd = mgr.createUninitialized(type, dataType, new long[] {in.size(0), 1}, 'c');
+        Nd4j.exec(new SubOp(in, rowMeans(in, inverseStd), normed));
+        INDArray squares = out;
+        Nd4j.exec(new MulOp(normed, normed, squares));
+        Nd4j.exec(new RSqrt(rowMeans(squares, inverseStd), inverseStd));
+        BooleanIndexing.replaceWhere(inverseStd, 0.0, Conditions.isInfinite());
+        normed.muliColumnVector(inverseStd);
+        Nd4j.exec(new MulOp(normed, gain, out));
+        out.addiRowVector(bias);
+        return new Normalised(normed, inverseStd);
+    }
+
+    /**
+     * Of {@link #layerNorm}: the gain's and bias's gradients into {@code dGain} and {@code dBias}
+     * ({@code [1, d]}, overwritten) and the input's into {@code dIn}, from the output's {@code dOut}:
      * <pre>
      *   x^ = (x - mean) / std,   dx^ = dOut g,   dIn = (dx^ - mean(dx^) - x^ mean(dx^ x^)) / std
      *   dGain = sum over rows of dOut x^,   dBias = sum over rows of dOut
      * </pre>
-     * with row means and column sums as matrix products where they are faster. libnd4j's {@code
-     * layer_norm_bp} took 5.8 ms on {@code [1024, 256]} (bench-peer's mid shape) on the 2-core
-     * development machine, these ops 2.6 ms with the statistics computed again from x.
+     * (libnd4j's {@code layer_norm_bp} took 5.8 ms on {@code [1024, 256]}, these ops under 2). Uses
+     * up {@code normalised}.
      */
-    INDArray layerNormBackward(INDArray in, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
+    INDArray layerNormBackward(Normalised normalised, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
                                INDArray dBias, LayerWorkspaceMgr mgr) {
-        ArrayType work = ArrayType.BP_WORKING_MEM;
-        DataType type = in.dataType();
-        long n = in.size(0);
-        INDArray perRow = mgr.createUninitialized(work, type, new long[] {n, 1}, 'c');
-        INDArray inverseStd = mgr.createUninitialized(work, type, new long[] {n, 1}, 'c');
-        INDArray normed = mgr.createUninitialized(work, type, in.shape(), 'c');
-        INDArray scratch = mgr.createUninitialized(work, type, in.shape(), 'c');
-        Nd4j.exec(new SubOp(in, rowMeans(in, perRow), normed));
-        Nd4j.exec(new MulOp(normed, normed, scratch));
-        Nd4j.exec(new RSqrt(rowMeans(scratch, inverseStd), inverseStd));
-        normed.muliColumnVector(inverseStd);
-        // the parameters' gradients
+        INDArray normed = normalised.rows();
+        INDArray perRow = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, normed.dataType(),
+                new long[] {normed.size(0), 1}, 'c');
+        INDArray scratch = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, normed.dataType(), normed.shape(), 'c');
         Nd4j.exec(new MulOp(dOut, normed, scratch));
         columnSums(scratch, dGain);
         columnSums(dOut, dBias);
-        // the input's: dIn holds dx^ x^ until its row means are taken
+        // dIn holds dx^ x^ until its row means are taken
         INDArray dNormed = scratch;
         Nd4j.exec(new MulOp(dOut, gain, dNormed));
         Nd4j.exec(new MulOp(dNormed, normed, dIn));
         normed.muliColumnVector(rowMeans(dIn, perRow));
         Nd4j.exec(new SubOp(dNormed, rowMeans(dNormed, perRow), dIn));
-        return dIn.subi(normed).muliColumnVector(inverseStd);
+        return dIn.subi(normed).muliColumnVector(normalised.inverseStd());
     }
 
     /** Each row's mean of {@code rows} {@code [n, d]} into {@code means} {@code [n, 1]}: {@code rows (1/d)}. */

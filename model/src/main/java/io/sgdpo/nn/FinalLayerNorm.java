@@ -49,13 +49,13 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
         return new Impl(conf, networkDataType);
     }
 
-    /** The layer norm's passes written out ({@link DirectPasses}): {@code layer_norm} and {@code layer_norm_bp}. */
+    /** The layer norm's passes written out ({@link DirectPasses#layerNorm}, {@link DirectPasses#layerNormBackward}). */
     static final class Impl extends DirectPasses {
 
         private static final long serialVersionUID = 1L;
 
-        /** The input rows of the last training forward pass. */
-        private transient INDArray x;
+        /** What the last training forward pass kept for the backward pass. */
+        private transient Normalised normalised;
 
         Impl(NeuralNetConfiguration conf, DataType dataType) {
             super(conf, dataType);
@@ -63,20 +63,19 @@ public class FinalLayerNorm extends CompensatedSameDiffLayer {
 
         @Override
         protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
-            layerNorm(rows, getParam("gain"), getParam("bias"), out);
-            if (kept != null) {
-                x = rows;
-            }
+            Normalised n = layerNorm(rows, getParam("gain"), getParam("bias"), out, mgr,
+                    kept == null ? ArrayType.FF_WORKING_MEM : kept);
+            normalised = kept == null ? null : n;
         }
 
         @Override
         protected void backward(INDArray dOut, INDArray dIn, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
-            layerNormBackward(x, getParam("gain"), dOut, dIn, g.get("gain"), g.get("bias"), mgr);
+            layerNormBackward(normalised, getParam("gain"), dOut, dIn, g.get("gain"), g.get("bias"), mgr);
         }
 
         @Override
         protected void forgetKept() {
-            x = null;
+            normalised = null;
         }
     }
 }

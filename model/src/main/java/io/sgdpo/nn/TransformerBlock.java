@@ -170,8 +170,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, in the data type it was made for. */
         private transient INDArray mask;
 
-        /** What a training forward pass keeps: rows {@code [n, d]} unless noted. */
-        private transient INDArray x;
+        /** What a training forward pass keeps: rows {@code [n, d]} unless noted; the layer norms' statistics. */
+        private transient Normalised norm1;
         private transient INDArray h;
         private transient INDArray qHeads;
         private transient INDArray kHeads;
@@ -179,7 +179,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         /** The attention weights {@code [mb*h, T, T]}, after the softmax. */
         private transient INDArray weights;
         private transient INDArray merged;
-        private transient INDArray x1;
+        private transient Normalised norm2;
         private transient INDArray h2;
         /** The MLP's {@code sigmoid(1.702 u)} and activation {@code a = u sigmoid(1.702 u)}, {@code [n, 4d]}. */
         private transient INDArray sigmoid;
@@ -200,8 +200,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             TransformerBlock b = block();
             long n = rows.size(0);
             int d = b.modelWidth;
-            INDArray hNorm = layerNorm(rows, "gln1", "bln1", mgr.createUninitialized(keep, rows.dataType(),
-                    new long[] {n, d}, 'c'));
+            INDArray hNorm = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c');
+            Normalised normalised1 = layerNorm(rows, getParam("gln1"), getParam("bln1"), hNorm, mgr, keep);
             INDArray q = linear(hNorm, "wq", "bq", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
             INDArray k = linear(hNorm, "wk", "bk", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
             INDArray v = linear(hNorm, "wv", "bv", mgr.createUninitialized(work, rows.dataType(), new long[] {n, d}, 'c'));
@@ -214,10 +214,10 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             Nd4j.exec(new SoftMax(w, w, 2));
             INDArray attended = product(w, vh, false, mgr.createUninitialized(work, rows.dataType(), qh.shape(), 'c'));
             INDArray m = mergeHeads(attended, mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c'));
-            INDArray afterAttention = linear(m, "wo", "bo", mgr.createUninitialized(keep, rows.dataType(),
+            INDArray afterAttention = linear(m, "wo", "bo", mgr.createUninitialized(work, rows.dataType(),
                     new long[] {n, d}, 'c')).addi(rows);
-            INDArray hNorm2 = layerNorm(afterAttention, "gln2", "bln2", mgr.createUninitialized(keep, rows.dataType(),
-                    new long[] {n, d}, 'c'));
+            INDArray hNorm2 = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c');
+            Normalised normalised2 = layerNorm(afterAttention, getParam("gln2"), getParam("bln2"), hNorm2, mgr, keep);
             INDArray pre = linear(hNorm2, "w1", "b1", mgr.createUninitialized(work, rows.dataType(),
                     new long[] {n, b.hidden}, 'c'));
             INDArray gate = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c');
@@ -225,14 +225,14 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             INDArray act = pre.mul(gate, mgr.createUninitialized(keep, rows.dataType(), new long[] {n, b.hidden}, 'c'));
             linear(act, "w2", "b2", out).addi(afterAttention);
             if (kept != null) {
-                x = rows;
+                norm1 = normalised1;
                 h = hNorm;
                 qHeads = qh;
                 kHeads = kh;
                 vHeads = vh;
                 weights = w;
                 merged = m;
-                x1 = afterAttention;
+                norm2 = normalised2;
                 h2 = hNorm2;
                 sigmoid = gate;
                 a = act;
@@ -253,8 +253,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             du.muli(slope.muli(a).muli(GELU_SLOPE).addi(sigmoid));
             INDArray dh2 = linearBackward(h2, du, "w1", "b1", g, mgr.createUninitialized(work, type,
                     new long[] {n, d}, 'c'));
-            INDArray dx1 = layerNormBackward(x1, dh2, "gln2", "bln2", g,
-                    mgr.createUninitialized(work, type, new long[] {n, d}, 'c'), mgr).addi(dy);
+            INDArray dx1 = layerNormBackward(norm2, getParam("gln2"), dh2, mgr.createUninitialized(work, type,
+                    new long[] {n, d}, 'c'), g.get("gln2"), g.get("bln2"), mgr).addi(dy);
             // x1 = x + merged Wo + bo
             INDArray dm = linearBackward(merged, dx1, "wo", "bo", g, mgr.createUninitialized(work, type,
                     new long[] {n, d}, 'c'));
@@ -272,19 +272,19 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             accumulateLinearBackward(mergeHeads(dq, rowsGradient), "wq", "bq", g, dh, 0.0);
             accumulateLinearBackward(mergeHeads(dk, rowsGradient), "wk", "bk", g, dh, 1.0);
             accumulateLinearBackward(mergeHeads(dv, rowsGradient), "wv", "bv", g, dh, 1.0);
-            layerNormBackward(x, dh, "gln1", "bln1", g, dx, mgr).addi(dx1);
+            layerNormBackward(norm1, getParam("gln1"), dh, dx, g.get("gln1"), g.get("bln1"), mgr).addi(dx1);
         }
 
         @Override
         protected void forgetKept() {
-            x = null;
+            norm1 = null;
             h = null;
             qHeads = null;
             kHeads = null;
             vHeads = null;
             weights = null;
             merged = null;
-            x1 = null;
+            norm2 = null;
             h2 = null;
             sigmoid = null;
             a = null;
@@ -302,15 +302,6 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
                 }
             }
             return mask;
-        }
-
-        private INDArray layerNorm(INDArray in, String gain, String bias, INDArray out) {
-            return DirectPasses.layerNorm(in, getParam(gain), getParam(bias), out);
-        }
-
-        private INDArray layerNormBackward(INDArray in, INDArray dOut, String gain, String bias,
-                                           Map<String, INDArray> g, INDArray dIn, LayerWorkspaceMgr mgr) {
-            return layerNormBackward(in, getParam(gain), dOut, dIn, g.get(gain), g.get(bias), mgr);
         }
 
         /** {@code in W + b} into {@code out}. */
