@@ -109,6 +109,30 @@ class DirectPassesTest {
     }
 
     /**
+     * Training runs in float32: one step's score and gradients against SameDiff's within float32
+     * rounding (relative to the whole gradient's largest entry).
+     */
+    @Test
+    void float32GradientsAreSameDiffsWithinFloatRounding() {
+        ComputationGraph direct = decoder(DataType.FLOAT, true);
+        ComputationGraph sameDiff = decoder(DataType.FLOAT, false);
+        sameDiff.setParams(direct.params());
+        DataSet batch = batch(DataType.FLOAT, 7);
+        for (ComputationGraph graph : List.of(direct, sameDiff)) {
+            graph.setInput(0, batch.getFeatures());
+            graph.setLabel(0, batch.getLabels());
+            graph.computeGradientAndScore();
+        }
+        assertEquals(sameDiff.score(), direct.score(), 1e-6 * Math.abs(sameDiff.score()), "score");
+        double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
+        for (String name : sameDiff.paramTable().keySet()) {
+            double difference = sameDiff.gradient().getGradientFor(name).sub(direct.gradient().getGradientFor(name))
+                    .amaxNumber().doubleValue();
+            assertTrue(difference <= 1e-5 * largest, name + ": off by " + difference + " of " + largest);
+        }
+    }
+
+    /**
      * libnd4j's layer norm maps a constant row (zero deviation) to 0 rather than NaN; the written-out
      * one must too, and give that row a finite gradient. Compared with the op within float32 rounding.
      */
