@@ -26,10 +26,11 @@ import org.nd4j.linalg.learning.config.NoOp;
 /**
  * Whole-graph gradient checks (DL4J's GradientCheckUtil, central differences, double precision) of
  * the decoder with the paired preference loss: every parameter of every layer, the custom layers
- * (their passes written out, {@link DirectPasses}) and the loss adapter together. GradientCheckUtil checks every entry of a ComputationGraph
- * (its subset and maxPerParam settings apply to MultiLayerNetwork only), two forward passes each,
- * so the decoder is tiny: width 4 in 2 heads of 2, 2 blocks, 605
- * parameters (width 8 had 1,969: three times the forward passes for the same checks).
+ * (their passes written out, {@link DirectPasses}) and the loss adapter together. GradientCheckUtil
+ * checks every entry of a ComputationGraph (its subset and maxPerParam settings apply to
+ * MultiLayerNetwork only), two forward passes each, so the decoder is tiny: width 4 in 2 heads of
+ * 2, 2 blocks, 605 parameters (width 8 had 1,969: three times the forward passes for the same
+ * checks).
  */
 class DecoderGradientCheckTest {
 

@@ -150,8 +150,8 @@ class DirectPassesTest {
         assertEquals(bias, actual.getRow(0, true), "the constant row: the bias alone");
         assertTrue(expected.equalsWithEps(actual, 1e-6), expected + " against " + actual);
         INDArray dIn = Nd4j.create(DataType.FLOAT, 2, 4);
-        norm.layerNormBackward(normalised, gain, Nd4j.ones(DataType.FLOAT, 2, 4), dIn, Nd4j.create(DataType.FLOAT, 1, 4),
-                Nd4j.create(DataType.FLOAT, 1, 4), none);
+        norm.layerNormBackward(normalised, gain, Nd4j.ones(DataType.FLOAT, 2, 4), dIn,
+                Nd4j.create(DataType.FLOAT, 1, 4), Nd4j.create(DataType.FLOAT, 1, 4), none);
         assertFalse(dIn.isInfinite().any() || dIn.isNaN().any(), "gradient " + dIn);
     }
 }
