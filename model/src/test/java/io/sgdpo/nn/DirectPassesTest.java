@@ -86,49 +86,42 @@ class DirectPassesTest {
         ComputationGraph sameDiff = decoder(DataType.DOUBLE, false);
         sameDiff.setParams(direct.params());
         for (long seed : new long[] {5, 6}) { // twice: nothing the first step keeps may leak into the second
-            DataSet batch = batch(DataType.DOUBLE, seed);
-            for (ComputationGraph graph : List.of(direct, sameDiff)) {
-                graph.setInput(0, batch.getFeatures());
-                graph.setLabel(0, batch.getLabels());
-                graph.computeGradientAndScore();
-            }
-            assertEquals(sameDiff.score(), direct.score(), 1e-12 * Math.abs(sameDiff.score()), "score");
-            // relative to the whole gradient's largest entry: the key bias's gradient is zero but for
-            // rounding (a shift of every key's score by the same amount leaves the softmax as it is)
-            double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
-            assertTrue(largest > 0, "no gradient");
-            for (String name : sameDiff.paramTable().keySet()) {
-                INDArray expected = sameDiff.gradient().getGradientFor(name);
-                double difference = expected.sub(direct.gradient().getGradientFor(name)).amaxNumber().doubleValue();
-                assertTrue(difference <= 1e-12 * largest, name + ": off by " + difference + ", largest entry "
-                        + expected.amaxNumber() + " of the gradient's " + largest);
-            }
+            assertSameStep(sameDiff, direct, batch(DataType.DOUBLE, seed), 1e-12);
         }
         assertFalse(directLayers(direct).stream().anyMatch(DirectPasses::builtSameDiff), "SameDiff ran");
         assertTrue(directLayers(sameDiff).stream().allMatch(DirectPasses::builtSameDiff), "the reference did not run");
     }
 
-    /**
-     * Training runs in float32: one step's score and gradients against SameDiff's within float32
-     * rounding (relative to the whole gradient's largest entry).
-     */
+    /** Training runs in float32: one step against SameDiff's within float32 rounding. */
     @Test
     void float32GradientsAreSameDiffsWithinFloatRounding() {
         ComputationGraph direct = decoder(DataType.FLOAT, true);
         ComputationGraph sameDiff = decoder(DataType.FLOAT, false);
         sameDiff.setParams(direct.params());
-        DataSet batch = batch(DataType.FLOAT, 7);
+        assertSameStep(sameDiff, direct, batch(DataType.FLOAT, 7), 1e-5);
+    }
+
+    /**
+     * One training step of each graph on the batch: the scores within {@code tolerance} of the
+     * score, every parameter's gradient within {@code tolerance} of the whole gradient's largest
+     * entry (the key bias's gradient is zero but for rounding: a shift of every key's score by the
+     * same amount leaves the softmax as it is).
+     */
+    private static void assertSameStep(ComputationGraph sameDiff, ComputationGraph direct, DataSet batch,
+                                       double tolerance) {
         for (ComputationGraph graph : List.of(direct, sameDiff)) {
             graph.setInput(0, batch.getFeatures());
             graph.setLabel(0, batch.getLabels());
             graph.computeGradientAndScore();
         }
-        assertEquals(sameDiff.score(), direct.score(), 1e-6 * Math.abs(sameDiff.score()), "score");
+        assertEquals(sameDiff.score(), direct.score(), tolerance * Math.abs(sameDiff.score()), "score");
         double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
+        assertTrue(largest > 0, "no gradient");
         for (String name : sameDiff.paramTable().keySet()) {
-            double difference = sameDiff.gradient().getGradientFor(name).sub(direct.gradient().getGradientFor(name))
-                    .amaxNumber().doubleValue();
-            assertTrue(difference <= 1e-5 * largest, name + ": off by " + difference + " of " + largest);
+            INDArray expected = sameDiff.gradient().getGradientFor(name);
+            double difference = expected.sub(direct.gradient().getGradientFor(name)).amaxNumber().doubleValue();
+            assertTrue(difference <= tolerance * largest, name + ": off by " + difference + ", largest entry "
+                    + expected.amaxNumber() + " of the gradient's " + largest);
         }
     }
 
