@@ -46,6 +46,13 @@ class DirectPassesTest {
         return graph;
     }
 
+    /** A decoder with {@code direct}'s parameters whose layers run SameDiff's passes: the reference. */
+    private static ComputationGraph throughSameDiff(ComputationGraph direct) {
+        ComputationGraph sameDiff = decoder(direct.params().dataType(), false);
+        sameDiff.setParams(direct.params());
+        return sameDiff;
+    }
+
     private static List<DirectPasses> directLayers(ComputationGraph graph) {
         List<DirectPasses> layers = new ArrayList<>();
         for (Layer layer : graph.getLayers()) {
@@ -64,8 +71,7 @@ class DirectPassesTest {
     @Test
     void theForwardPassIsSameDiffsWithinDoubleRounding() {
         ComputationGraph direct = decoder(DataType.DOUBLE, true);
-        ComputationGraph sameDiff = decoder(DataType.DOUBLE, false);
-        sameDiff.setParams(direct.params());
+        ComputationGraph sameDiff = throughSameDiff(direct);
         DataSet batch = batch(DataType.DOUBLE, 4);
         for (boolean training : new boolean[] {false, true}) {
             Map<String, INDArray> expected = sameDiff.feedForward(batch.getFeatures(), training);
@@ -83,8 +89,7 @@ class DirectPassesTest {
     @Test
     void gradientsAreSameDiffsWithinDoubleRounding() {
         ComputationGraph direct = decoder(DataType.DOUBLE, true);
-        ComputationGraph sameDiff = decoder(DataType.DOUBLE, false);
-        sameDiff.setParams(direct.params());
+        ComputationGraph sameDiff = throughSameDiff(direct);
         for (long seed : new long[] {5, 6}) { // twice: nothing the first step keeps may leak into the second
             assertSameStep(sameDiff, direct, batch(DataType.DOUBLE, seed), 1e-12);
         }
@@ -96,8 +101,7 @@ class DirectPassesTest {
     @Test
     void float32GradientsAreSameDiffsWithinFloatRounding() {
         ComputationGraph direct = decoder(DataType.FLOAT, true);
-        ComputationGraph sameDiff = decoder(DataType.FLOAT, false);
-        sameDiff.setParams(direct.params());
+        ComputationGraph sameDiff = throughSameDiff(direct);
         assertSameStep(sameDiff, direct, batch(DataType.FLOAT, 7), 1e-5);
     }
 
