@@ -64,6 +64,11 @@ public final class StepProducts {
         return cblasLayout(weight) != null;
     }
 
+    /** Whether OpenBLAS's CBLAS is there to call: ND4J's CPU backend, whose native libraries include it. */
+    static boolean cblasAvailable() {
+        return Cblas.AVAILABLE;
+    }
+
     /** The weight's layout when CBLAS can take it, else null. */
     private static Layout cblasLayout(INDArray weight) {
         return Cblas.AVAILABLE && weight.dataType() == DataType.FLOAT ? Layout.of(weight) : null;

@@ -159,7 +159,8 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
      * s)}, a few element-wise ops). The backward pass: the products' transposes, the biases'
      * gradients as {@link DirectPasses#columnSums}, the softmax's gradient {@code w (g - sum(g w))}
      * from the kept attention weights; the scores' scale enters the products of the queries' and
-     * keys' gradients as their factor.
+     * keys' gradients as their factor. The attention's products take each head's block of the query,
+     * key and value rows where it lies ({@link HeadProducts}), so the rows are kept as they are.
      */
     static final class Impl extends DirectPasses {
 
@@ -176,9 +177,9 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         /** What a training forward pass keeps: rows {@code [n, d]} unless noted; the layer norms' statistics. */
         private transient Normalised norm1;
         private transient INDArray h;
-        private transient INDArray qHeads;
-        private transient INDArray kHeads;
-        private transient INDArray vHeads;
+        private transient INDArray queries;
+        private transient INDArray keys;
+        private transient INDArray values;
         /** The attention weights {@code [mb*h, T, T]}, after the softmax. */
         private transient INDArray weights;
         private transient INDArray merged;
@@ -206,19 +207,16 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             INDArray hNorm = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c');
             Normalised normalised1 = layerNorm(rows, getParam("gln1"), getParam("bln1"), hNorm, mgr, keep);
             long[] rowsShape = {n, d};
-            INDArray q = linear(hNorm, "wq", "bq", mgr.createUninitialized(work, rows.dataType(), rowsShape, 'c'));
-            INDArray k = linear(hNorm, "wk", "bk", mgr.createUninitialized(work, rows.dataType(), rowsShape, 'c'));
-            INDArray v = linear(hNorm, "wv", "bv", mgr.createUninitialized(work, rows.dataType(), rowsShape, 'c'));
-            INDArray qh = perHead(q, mgr, keep);
-            INDArray kh = perHead(k, mgr, keep);
-            INDArray vh = perHead(v, mgr, keep);
-            INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {qh.size(0), b.length, b.length},
-                    'c');
-            product(qh, false, kh, true, w, scale(), 0.0);
+            INDArray q = linear(hNorm, "wq", "bq", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
+            INDArray k = linear(hNorm, "wk", "bk", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
+            INDArray v = linear(hNorm, "wv", "bv", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
+            INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {n / b.length * b.heads, b.length,
+                    b.length}, 'c');
+            headProduct(q, false, k, true, w, scale(), mgr, work);
             Nd4j.exec(new AddOp(w, mask(rows.dataType()), w));
             Nd4j.exec(new SoftMax(w, w, 2));
-            INDArray attended = product(w, vh, false, mgr.createUninitialized(work, rows.dataType(), qh.shape(), 'c'));
-            INDArray m = mergeHeads(attended, mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c'));
+            INDArray m = headProduct(w, false, v, false, mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'),
+                    1.0, mgr, work);
             INDArray afterAttention = linear(m, "wo", "bo", mgr.createUninitialized(work, rows.dataType(),
                     new long[] {n, d}, 'c')).addi(rows);
             INDArray hNorm2 = mgr.createUninitialized(keep, rows.dataType(), new long[] {n, d}, 'c');
@@ -232,9 +230,9 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             if (kept != null) {
                 norm1 = normalised1;
                 h = hNorm;
-                qHeads = qh;
-                kHeads = kh;
-                vHeads = vh;
+                queries = q;
+                keys = k;
+                values = v;
                 weights = w;
                 merged = m;
                 norm2 = normalised2;
@@ -263,20 +261,18 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             // x1 = x + merged Wo + bo
             INDArray dm = linearBackward(merged, dx1, "wo", "bo", g, mgr.createUninitialized(work, type,
                     new long[] {n, d}, 'c'));
-            INDArray dAttended = perHead(dm, mgr, work);
-            INDArray dv = product(weights, true, dAttended, false, mgr.createUninitialized(work, type,
-                    vHeads.shape(), 'c'), 1.0, 0.0);
-            INDArray ds = product(dAttended, vHeads, true, mgr.createUninitialized(work, type, weights.shape(), 'c'));
+            INDArray ds = headProduct(dm, false, values, true,
+                    mgr.createUninitialized(work, type, weights.shape(), 'c'), 1.0, mgr, work);
             softmaxBackward(ds, mgr);
-            INDArray dq = product(ds, false, kHeads, false, mgr.createUninitialized(work, type, qHeads.shape(), 'c'),
-                    scale(), 0.0);
-            INDArray dk = product(ds, true, qHeads, false, mgr.createUninitialized(work, type, kHeads.shape(), 'c'),
-                    scale(), 0.0);
+            // the query, key and value rows' gradients in turn, through one array
+            INDArray branch = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
             INDArray dh = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
-            INDArray rowsGradient = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
-            accumulateLinearBackward(mergeHeads(dq, rowsGradient), "wq", "bq", g, dh, 0.0);
-            accumulateLinearBackward(mergeHeads(dk, rowsGradient), "wk", "bk", g, dh, 1.0);
-            accumulateLinearBackward(mergeHeads(dv, rowsGradient), "wv", "bv", g, dh, 1.0);
+            headProduct(ds, false, keys, false, branch, scale(), mgr, work);
+            accumulateLinearBackward(branch, "wq", "bq", g, dh, 0.0);
+            headProduct(ds, true, queries, false, branch, scale(), mgr, work);
+            accumulateLinearBackward(branch, "wk", "bk", g, dh, 1.0);
+            headProduct(weights, true, dm, false, branch, 1.0, mgr, work);
+            accumulateLinearBackward(branch, "wv", "bv", g, dh, 1.0);
             layerNormBackward(norm1, getParam("gln1"), dh, dx, g.get("gln1"), g.get("bln1"), mgr).addi(dx1);
         }
 
@@ -284,9 +280,9 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         protected void forgetKept() {
             norm1 = null;
             h = null;
-            qHeads = null;
-            kHeads = null;
-            vHeads = null;
+            queries = null;
+            keys = null;
+            values = null;
             weights = null;
             merged = null;
             norm2 = null;
@@ -344,25 +340,11 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             g.muli(weights);
         }
 
-        /** Rows {@code [mb*T, d]} to {@code [mb*h, T, d/h]}, allocated as {@code type}. */
-        private INDArray perHead(INDArray rows, LayerWorkspaceMgr mgr, ArrayType type) {
-            TransformerBlock b = block();
-            int headSize = b.modelWidth / b.heads;
-            long examples = rows.size(0) / b.length;
-            INDArray out = mgr.createUninitialized(type, rows.dataType(),
-                    new long[] {examples, b.heads, b.length, headSize}, 'c');
-            out.assign(rows.reshape('c', examples, b.length, b.heads, headSize).permute(0, 2, 1, 3));
-            return out.reshape('c', examples * b.heads, b.length, headSize);
-        }
-
-        /** {@code [mb*h, T, d/h]} into rows {@code [mb*T, d]}. */
-        private INDArray mergeHeads(INDArray perHead, INDArray rows) {
-            TransformerBlock b = block();
-            int headSize = b.modelWidth / b.heads;
-            long examples = rows.size(0) / b.length;
-            rows.reshape('c', examples, b.length, b.heads, headSize)
-                    .assign(perHead.reshape('c', examples, b.heads, b.length, headSize).permute(0, 2, 1, 3));
-            return rows;
+        /** {@code c = alpha op(a) op(b)} for every example and head ({@link HeadProducts}). */
+        private INDArray headProduct(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
+                                     double alpha, LayerWorkspaceMgr mgr, ArrayType work) {
+            TransformerBlock block = block();
+            return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, block.heads, block.length, mgr, work);
         }
     }
 }
