@@ -27,8 +27,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * OpenBLAS's CBLAS ({@code cblas_sgemm}, {@code cblas_dgemm}) with the rows' width as its leading
  * dimension, so the heads are never copied out of the rows. libnd4j's batched matmul op needs them
  * as {@code [mb*h, T, d/h]} copies: at bench-peer's mid shape ({@code mb*h} 32, T 128, d/h 64) the
- * forward pass's split, two products and merge took 4.5 ms per block there against 1.5 for the same
- * products by CBLAS, the same values to the bit. Elsewhere (the CUDA backend, other layouts) the
+ * forward pass's split, two products and merge took 3.7 ms per block there against 1.5 for the same
+ * products by CBLAS on the 2-core development machine, the same values to the bit
+ * ({@code bench/head-products/AttnProbe.java}). Elsewhere (the CUDA backend, other layouts) the
  * copies and libnd4j's batched op.
  */
 final class HeadProducts {
@@ -79,8 +80,9 @@ final class HeadProducts {
         return x.rank() == 3 && x.size(0) % heads == 0 && x.size(1) == length && x.size(2) == length;
     }
 
+    /** {@link #product} through per-head copies and libnd4j's batched op, whatever the arrays. */
     static void throughBatchedOp(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
-                                         double alpha, int heads, int length, LayerWorkspaceMgr mgr, ArrayType work) {
+                                 double alpha, int heads, int length, LayerWorkspaceMgr mgr, ArrayType work) {
         INDArray batchedC = c.rank() == 2 ? mgr.createUninitialized(work, c.dataType(),
                 perHeadShape(c, heads, length), 'c') : c;
         DirectPasses.product(perHead(a, heads, length, mgr, work), transposeA, perHead(b, heads, length, mgr, work),
