@@ -37,6 +37,13 @@ public interface DistributedTrainer extends AutoCloseable {
      */
     List<UpdateMetrics.ScoredPair> fit(JavaRDD<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero);
 
+    /**
+     * {@link #fit(JavaRDD, Builder, long)} of minibatches already on the driver (a training job's
+     * chunk): ParameterAveraging's rounds take them from there, where from an RDD it first brings
+     * them to the driver (two Spark jobs per fit).
+     */
+    List<UpdateMetrics.ScoredPair> fit(List<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero);
+
     /** The network, with the parameters and optimizer state of the last fit. */
     ComputationGraph network();
 

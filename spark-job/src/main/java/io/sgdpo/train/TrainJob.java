@@ -257,8 +257,7 @@ public final class TrainJob {
                 mark = System.nanoTime();
                 long seed = s.seed();
                 // the learning rate of each step is set by the schedule in the updaters, step by step
-                List<UpdateMetrics.ScoredPair> scored = trainer.fit(sc.parallelize(chunk,
-                                Math.min(partitions, chunk.size())),
+                List<UpdateMetrics.ScoredPair> scored = trainer.fit(chunk,
                         (index, pairs) -> layout.build(pairs, loss, seed, epochStart + index, DataType.FLOAT),
                         epochStart);
                 double seconds = (System.nanoTime() - mark) / 1e9;

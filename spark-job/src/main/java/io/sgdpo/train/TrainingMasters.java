@@ -226,14 +226,28 @@ public final class TrainingMasters {
             for (int from = 0; from < indexes.size(); from += block) {
                 long lo = indexes.get(from);
                 long hi = indexes.get(Math.min(from + block, indexes.size()) - 1);
-                List<Minibatches.Batch> chunk = new ArrayList<>(minibatches.filter(b -> b.index() >= lo
-                        && b.index() <= hi).collect());
-                chunk.sort(Comparator.comparingLong(Minibatches.Batch::index));
-                for (int r = 0; r < chunk.size(); r += averaging) {
-                    round(chunk.subList(r, Math.min(r + averaging, chunk.size())), build, stepOfIndexZero);
-                }
+                rounds(minibatches.filter(b -> b.index() >= lo && b.index() <= hi).collect(), build,
+                        stepOfIndexZero);
             }
             return metrics.gathered();
+        }
+
+        /** The minibatches are on the driver already: the rounds take them from there. */
+        @Override
+        public List<UpdateMetrics.ScoredPair> fit(List<Minibatches.Batch> minibatches, Builder build,
+                                                  long stepOfIndexZero) {
+            metrics.reset();
+            rounds(minibatches, build, stepOfIndexZero);
+            return metrics.gathered();
+        }
+
+        /** The rounds of these minibatches, {@code averaging} of them each, in the order of their indexes. */
+        private void rounds(List<Minibatches.Batch> minibatches, Builder build, long stepOfIndexZero) {
+            List<Minibatches.Batch> ordered = new ArrayList<>(minibatches);
+            ordered.sort(Comparator.comparingLong(Minibatches.Batch::index));
+            for (int r = 0; r < ordered.size(); r += averaging) {
+                round(ordered.subList(r, Math.min(r + averaging, ordered.size())), build, stepOfIndexZero);
+            }
         }
 
         private void round(List<Minibatches.Batch> steps, Builder build, long stepOfIndexZero) {
@@ -363,6 +377,14 @@ public final class TrainingMasters {
             metrics.reset();
             spark.fit(minibatches.map(building(build)));
             return metrics.gathered();
+        }
+
+        /** Each executor takes whole minibatches: they go out as an RDD of one partition per task slot. */
+        @Override
+        public List<UpdateMetrics.ScoredPair> fit(List<Minibatches.Batch> minibatches, Builder build,
+                                                  long stepOfIndexZero) {
+            return fit(sc.parallelize(minibatches, Math.max(1, Math.min(sc.defaultParallelism(), minibatches.size()))),
+                    build, stepOfIndexZero);
         }
 
         @Override

@@ -24,6 +24,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -146,6 +147,29 @@ class TrainingMastersTest {
         assertEquals(6, spark.getConfiguration().getIterationCount());
         assertClose(loop.params(), spark.params(), "parameters after 6 steps");
         assertClose(loop.getUpdater().getStateViewArray(), spark.getUpdater().getStateViewArray(), "Adam's state");
+    }
+
+    /**
+     * Minibatches handed over on the driver (TrainJob's chunks) and the same minibatches as an RDD
+     * (SftJob's epochs, which the trainer first brings to the driver) take the same rounds in the
+     * same order: the same network, bit for bit (the same computation replayed on this machine).
+     */
+    @Test
+    void minibatchesOnTheDriverTrainExactlyAsTheSameMinibatchesFromAnRdd() {
+        List<List<PairExample>> steps = minibatches(5, 4);
+        ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
+                DataType.FLOAT);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
+        ComputationGraph fromRdd = trainWithParameterAveraging(start.clone(), steps, 3, SCHEDULE, loss, layout, true);
+        ComputationGraph fromDriver = trainWithParameterAveraging(start.clone(), steps, 3, SCHEDULE, loss, layout,
+                false);
+        assertTrue(Transforms.abs(fromRdd.params().sub(start.params())).maxNumber().doubleValue() > 0,
+                "the steps moved the parameters");
+        assertEquals(5, fromDriver.getConfiguration().getIterationCount());
+        assertArrayEquals(fromRdd.params().toFloatVector(), fromDriver.params().toFloatVector(), 0f, "parameters");
+        assertArrayEquals(fromRdd.getUpdater().getStateViewArray().toFloatVector(),
+                fromDriver.getUpdater().getStateViewArray().toFloatVector(), 0f, "Adam's state");
     }
 
     /**
@@ -329,10 +353,21 @@ class TrainingMastersTest {
         }
     }
 
-    /** Trains the steps in chunks of {@code chunk} minibatches, as TrainJob does. */
+    /** Trains the steps in chunks of {@code chunk} minibatches from the driver, as TrainJob does. */
     private static ComputationGraph trainWithParameterAveraging(ComputationGraph network, List<List<PairExample>> steps,
                                                                 int chunk, LearningRateSchedule schedule,
                                                                 PreferenceLoss loss, PairedBatch layout) {
+        return trainWithParameterAveraging(network, steps, chunk, schedule, loss, layout, false);
+    }
+
+    /**
+     * Trains the steps in chunks of {@code chunk} minibatches, each chunk handed over in reverse order
+     * (the trainer orders them by index), from the driver or, {@code asRdd}, as an RDD (as SFT does).
+     */
+    private static ComputationGraph trainWithParameterAveraging(ComputationGraph network, List<List<PairExample>> steps,
+                                                                int chunk, LearningRateSchedule schedule,
+                                                                PreferenceLoss loss, PairedBatch layout,
+                                                                boolean asRdd) {
         Config master = SgdpoConfig.reference().getConfig("train.master")
                 .withValue("kind", ConfigValueFactory.fromAnyRef("parameterAveraging"));
         int pairs = steps.get(0).size();
@@ -343,8 +378,13 @@ class TrainingMastersTest {
                 for (int i = from; i < Math.min(from + chunk, steps.size()); i++) {
                     batches.add(new Minibatches.Batch(i, steps.get(i)));
                 }
-                trainer.fit(sc.parallelize(batches, 2), (index, p) -> layout.build(p, loss, SEED, index,
-                        DataType.FLOAT), 0);
+                Collections.reverse(batches);
+                DistributedTrainer.Builder build = (index, p) -> layout.build(p, loss, SEED, index, DataType.FLOAT);
+                if (asRdd) {
+                    trainer.fit(sc.parallelize(batches, 2), build, 0);
+                } else {
+                    trainer.fit(batches, build, 0);
+                }
             }
             return trainer.network();
         }
