@@ -24,6 +24,16 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 public class AttnProbe {
     interface Op { void run(); }
+    interface HeadOp { void run(long rows, long square); }
+
+    /** Each head's offsets: of its block in the rows [mb*T, d], of its matrix in [mb*h, T, T]. */
+    static void eachHead(int mb, int h, int T, int d, int dh, HeadOp op) {
+        for (int e = 0; e < mb; e++) {
+            for (int j = 0; j < h; j++) {
+                op.run((long) e * T * d + (long) j * dh, (long) (e * h + j) * T * T);
+            }
+        }
+    }
     static void time(String name, Op op) {
         for (int i = 0; i < 20; i++) op.run();
         double[] t = new double[7];
@@ -77,26 +87,12 @@ public class AttnProbe {
         int rowMajor = openblas_nolapack.CblasRowMajor;
         int no = openblas_nolapack.CblasNoTrans;
         int yes = openblas_nolapack.CblasTrans;
-        Op scores = () -> {
-            for (int e = 0; e < mb; e++) {
-                for (int j = 0; j < h; j++) {
-                    long rows = (long) e * T * d + (long) j * dh;
-                    long square = (long) (e * h + j) * T * T;
-                    openblas_nolapack.cblas_sgemm(rowMajor, no, yes, T, T, dh, 0.125f, pq.position(rows), d,
-                            pk.position(rows), d, 0f, pw2.position(square), T);
-                }
-            }
-        };
+        Op scores = () -> eachHead(mb, h, T, d, dh, (rows, square) -> openblas_nolapack.cblas_sgemm(rowMajor, no,
+                yes, T, T, dh, 0.125f, pq.position(rows), d, pk.position(rows), d, 0f, pw2.position(square), T));
         time("cblas per head: QK^T + WV", () -> {
             scores.run();
-            for (int e = 0; e < mb; e++) {
-                for (int j = 0; j < h; j++) {
-                    long rows = (long) e * T * d + (long) j * dh;
-                    long square = (long) (e * h + j) * T * T;
-                    openblas_nolapack.cblas_sgemm(rowMajor, no, no, T, dh, T, 1f, pw2.position(square), T,
-                            pv.position(rows), d, 0f, pm2.position(rows), d);
-                }
-            }
+            eachHead(mb, h, T, d, dh, (rows, square) -> openblas_nolapack.cblas_sgemm(rowMajor, no, no, T, dh, T,
+                    1f, pw2.position(square), T, pv.position(rows), d, 0f, pm2.position(rows), d));
         });
         time("cblas per head: QK^T only", scores);
 
