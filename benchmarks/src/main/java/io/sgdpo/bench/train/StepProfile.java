@@ -3,9 +3,7 @@ package io.sgdpo.bench.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sgdpo.nn.FinalLayerNorm;
 import io.sgdpo.nn.ResponseTokenLoss;
-import io.sgdpo.nn.TransformerBlock;
 import io.sgdpo.nn.VocabularyHead;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -93,12 +91,12 @@ public final class StepProfile {
     }
 
     /**
-     * Times every op that the graph's SameDiff layers (the decoder's position embedding; the whole
-     * body of an imported Llama or GPT-2 model) execute, by op name, through a SameDiff listener on
-     * each layer's SameDiff instance (which DL4J copies onto the gradient function, so that backward
-     * ops are timed too). The decoder's blocks and final norm run their passes without SameDiff:
-     * their ops show in the stack samples. Call after the warm-up: DL4J
-     * builds those instances at the first forward pass.
+     * Times every op that the graph's SameDiff layers (the whole body of an imported Llama or GPT-2
+     * model) execute, by op name, through a SameDiff listener on each layer's SameDiff instance (which
+     * DL4J copies onto the gradient function, so that backward ops are timed too). The decoder's
+     * position embedding, blocks and final norm run their passes without SameDiff: their ops show in
+     * the stack samples. Call after the warm-up: DL4J builds those instances at the first forward
+     * pass.
      */
     public void timeSameDiffOps(ComputationGraph graph) {
         try {
@@ -227,11 +225,11 @@ public final class StepProfile {
                 phase = phase.equals("other") ? "generation (outside the forward)" : phase;
             }
             if (!layer.equals("loss read-out")) {
-                if (c.equals("io.sgdpo.nn.DirectPasses") || c.equals(TransformerBlock.class.getName() + "$Impl")
-                        || c.equals(FinalLayerNorm.class.getName() + "$Impl")) {
-                    layer = "blocks and final norm (passes written out)";
+                // every written-out pass runs under DirectPasses' activate or backpropGradient
+                if (c.equals("io.sgdpo.nn.DirectPasses")) {
+                    layer = "position embedding, blocks and final norm (passes written out)";
                 } else if (c.endsWith("SameDiffLayer") || c.contains(".samediff.")) {
-                    layer = "SameDiff layers (the decoder's positions, an imported model's body)";
+                    layer = "SameDiff layers (an imported model's body)";
                 } else if (c.endsWith("RnnOutputLayer") || c.endsWith("BaseOutputLayer")
                         || c.startsWith(VocabularyHead.class.getName())) {
                     layer = "output layer (vocabulary logits)";
