@@ -19,20 +19,25 @@ final class BenchTrainCommand implements Sgdpo.Command {
         int minibatches = 24;
         int repeats = 3;
         boolean jobOnly = false;
+        File confFile = null;
         File outDir = new File("bench");
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--help", "-h" -> {
-                        out.println("Usage: sgdpo bench-train [--minibatches N] [--repeats R] [--job-only] [--out DIR]");
+                        out.println("Usage: sgdpo bench-train [--minibatches N] [--repeats R] [--job-only] [--conf FILE]"
+                                + " [--out DIR]");
                         out.println("  N minibatches per variant; the end-to-end sgdpo train variant trains N steps.");
                         out.println("  --job-only: only sgdpo train end to end and the plain fit of its minibatches.");
+                        out.println("  --conf FILE: HOCON over the defaults for the end-to-end job's prep, model and"
+                                + " train (as sgdpo train --conf).");
                         out.println("  Writes DIR/train.json and DIR/train.md (default DIR: bench).");
                         return 0;
                     }
                     case "--minibatches" -> minibatches = Integer.parseInt(args[++i]);
                     case "--repeats" -> repeats = Integer.parseInt(args[++i]);
                     case "--job-only" -> jobOnly = true;
+                    case "--conf" -> confFile = new File(args[++i]);
                     case "--out" -> outDir = new File(args[++i]);
                     default -> throw new IllegalArgumentException("unknown argument '" + args[i] + "'");
                 }
@@ -42,7 +47,7 @@ final class BenchTrainCommand implements Sgdpo.Command {
             return Sgdpo.EXIT_USAGE;
         }
         try {
-            TrainBenchmark.run(minibatches, repeats, jobOnly, outDir, out);
+            TrainBenchmark.run(minibatches, repeats, jobOnly, confFile, outDir, out);
             return 0;
         } catch (Exception e) {
             err.println("sgdpo bench-train: FAILED: " + e);

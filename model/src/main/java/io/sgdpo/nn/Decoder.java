@@ -60,7 +60,7 @@ public final class Decoder {
                 .graphBuilder()
                 .addInputs(INPUT)
                 .addLayer("embed", new EmbeddingSequenceLayer.Builder().nIn(c.vocabSize()).nOut(d).inputLength(t)
-                        .hasBias(false).build(), INPUT)
+                        .inferInputLength(true).hasBias(false).build(), INPUT)
                 .addLayer("pos", new PositionEmbedding(d, t), "embed");
         String previous = "pos";
         for (int i = 0; i < c.layers(); i++) {
@@ -94,6 +94,17 @@ public final class Decoder {
         var block = (TransformerBlock) layer(conf, "block0");
         return new DecoderConfig((int) embed.getNIn(), (int) embed.getNOut(), layers, block.getHeads(), pos.getLength(),
                 dropout, seed);
+    }
+
+    /**
+     * Whether the decoder takes rows shorter than its length T: its position embedding, blocks and
+     * final norm take any length up to T ({@link DirectPasses}), and its token embedding does when it
+     * infers the length from its input (DL4J's default, which every decoder of this project was built
+     * with). DL4J's embedding then records the last input's length in the layer's configuration
+     * ({@code inputLength}), which nothing reads: the decoder's T is the position embedding's.
+     */
+    static boolean takesShorterRows(ComputationGraphConfiguration conf) {
+        return ((EmbeddingSequenceLayer) layer(conf, "embed")).isInferInputLength();
     }
 
     private static org.deeplearning4j.nn.conf.layers.Layer layer(ComputationGraphConfiguration conf, String name) {

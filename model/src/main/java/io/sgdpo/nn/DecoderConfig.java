@@ -12,7 +12,7 @@ import java.io.Serializable;
  * @param dModel     model width d
  * @param layers     number of transformer blocks
  * @param heads      attention heads per block (d must be divisible by it)
- * @param maxLength  sequence length T every batch is padded to (prompt + response + EOS - 1)
+ * @param maxLength  longest sequence length T (prompt + response + EOS - 1); a minibatch takes its own longest row
  * @param dropout    dropout probability on the final hidden states, before the output projection
  * @param seed       seed of the parameter initialisation
  */

@@ -36,8 +36,10 @@ import org.nd4j.linalg.indexing.conditions.Conditions;
  *
  * <p>Both passes work on rows {@code [mb*T, d]}, one per token, ordered (example, position); the
  * output is returned as the {@code [mb, d, T]} view of such rows, so that the next layer of this
- * kind takes its rows without a copy. A backward pass that does not follow this layer's training
- * forward pass of the same input, an input of another length than the layer's, and {@link
+ * kind takes its rows without a copy. T is the input's: any length up to the layer's, so that a
+ * minibatch padded to its own longest row ({@link PairedBatch}) runs on fewer positions; SameDiff's
+ * graph is built for the layer's length alone. A backward pass that does not follow this layer's
+ * training forward pass of the same input, an input longer than the layer's length, and {@link
  * #setDirect(boolean) direct} off go through SameDiff's own passes, which stay the layer's
  * definition: the tests hold these passes to them.
  */
@@ -51,6 +53,8 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     private transient INDArray meanColumn;
     /** The input whose training forward pass the subclass's kept arrays hold; null: none. */
     private transient INDArray keptFor;
+    /** T of the pass under way: the input's length. */
+    private transient int passLength;
 
     DirectPasses(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -68,6 +72,11 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
 
     private CompensatedSameDiffLayer config() {
         return (CompensatedSameDiffLayer) layerConf();
+    }
+
+    /** T of the pass under way (the input's length, at most the layer's): rows are {@code [mb*T, d]}. */
+    protected int passLength() {
+        return passLength;
     }
 
     /**
@@ -97,6 +106,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
         assertInputSet(false);
         long examples = input.size(0);
         long length = input.size(2);
+        passLength = (int) length;
         int width = config().getModelWidth();
         ArrayType kept = training ? ArrayType.ACTIVATIONS : null;
         INDArray rows = rows(input, mgr, training ? ArrayType.ACTIVATIONS : ArrayType.FF_WORKING_MEM);
@@ -118,6 +128,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
         assertInputSet(true);
         long examples = input.size(0);
         long length = input.size(2);
+        passLength = (int) length;
         int width = config().getModelWidth();
         INDArray dOut = rows(epsilon, mgr, ArrayType.BP_WORKING_MEM);
         INDArray dIn = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(),
@@ -144,7 +155,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
 
     private boolean applies(INDArray in) {
         return direct && in != null && in.rank() == 3 && in.size(1) == config().getModelWidth()
-                && in.size(2) == config().getLength();
+                && in.size(2) >= 1 && in.size(2) <= config().getLength();
     }
 
     /**

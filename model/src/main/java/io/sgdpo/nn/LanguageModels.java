@@ -60,6 +60,15 @@ public final class LanguageModels {
         return new ModelShape(Architecture.DECODER, d.vocabSize(), d.maxLength(), d.dModel(), d.layers());
     }
 
+    /**
+     * Whether the model takes rows shorter than its length, so that a minibatch can be padded to its
+     * own longest row ({@link PairedBatch#forModel}): the decoder does ({@link Decoder#takesShorterRows});
+     * the imported architectures' SameDiff layer is a graph built for one length.
+     */
+    public static boolean takesShorterRows(ComputationGraphConfiguration conf) {
+        return wholeModel(conf) == null && Decoder.takesShorterRows(conf);
+    }
+
     /** The whole-model layer of a llama or gpt2 graph, or null for a decoder (or anything else). */
     public static LanguageModelLayer wholeModel(ComputationGraphConfiguration conf) {
         if (conf.getVertices().get(MODEL) instanceof LayerVertex lv

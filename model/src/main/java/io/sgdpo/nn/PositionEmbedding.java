@@ -11,6 +11,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * Adds a learned embedding of each position 0..T-1 to the token embeddings {@code [mb, d, T]};
@@ -63,24 +64,37 @@ public class PositionEmbedding extends CompensatedSameDiffLayer {
         @Override
         protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
             int d = ((PositionEmbedding) layerConf()).modelWidth;
-            int length = ((PositionEmbedding) layerConf()).length;
+            int length = passLength();
             INDArray positions = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, rows.dataType(),
                     new long[] {length, d}, 'c');
-            positions.assign(getParam("wpos").reshape('c', d, length).transpose());
+            positions.assign(table().get(NDArrayIndex.all(), NDArrayIndex.interval(0, length)).transpose());
             long examples = rows.size(0) / length;
             Nd4j.exec(new AddOp(rows.reshape('c', examples, (long) length * d), positions.reshape('c', 1,
                     (long) length * d), out.reshape('c', examples, (long) length * d)));
         }
 
+        /** The positions' gradient: the first T columns the sums over the examples, the rest 0. */
         @Override
         protected void backward(INDArray dOut, INDArray dIn, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
             int d = ((PositionEmbedding) layerConf()).modelWidth;
-            int length = ((PositionEmbedding) layerConf()).length;
+            int length = passLength();
+            int built = ((PositionEmbedding) layerConf()).length;
             dIn.assign(dOut);
             INDArray sums = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, dOut.dataType(),
                     new long[] {1, (long) length * d}, 'c');
             columnSums(dOut.reshape('c', dOut.size(0) / length, (long) length * d), sums);
-            g.get("wpos").reshape('c', d, length).assign(sums.reshape('c', length, d).transpose());
+            INDArray gradient = g.get("wpos").reshape('c', d, built);
+            if (length < built) {
+                gradient.get(NDArrayIndex.all(), NDArrayIndex.interval(length, built)).assign(0);
+            }
+            gradient.get(NDArrayIndex.all(), NDArrayIndex.interval(0, length))
+                    .assign(sums.reshape('c', length, d).transpose());
+        }
+
+        /** The learned positions {@code [d, T]} of the layer's length T. */
+        private INDArray table() {
+            PositionEmbedding conf = (PositionEmbedding) layerConf();
+            return getParam("wpos").reshape('c', conf.modelWidth, conf.length);
         }
 
         @Override

@@ -171,7 +171,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
          */
         private static final double GELU_SLOPE = 1.702f;
 
-        /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, in its data type. */
+        /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, of the last pass's T and type. */
         private transient INDArray mask;
 
         /** What a training forward pass keeps: rows {@code [n, d]} unless noted; the layer norms' statistics. */
@@ -210,10 +210,11 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             INDArray q = linear(hNorm, "wq", "bq", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
             INDArray k = linear(hNorm, "wk", "bk", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
             INDArray v = linear(hNorm, "wv", "bv", mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'));
-            INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {n / b.length * b.heads, b.length,
-                    b.length}, 'c');
+            int length = passLength();
+            INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {n / length * b.heads, length,
+                    length}, 'c');
             headProduct(q, false, k, true, w, scale(), mgr, work);
-            Nd4j.exec(new AddOp(w, mask(rows.dataType()), w));
+            Nd4j.exec(new AddOp(w, mask(length, rows.dataType()), w));
             Nd4j.exec(new SoftMax(w, w, 2));
             INDArray m = headProduct(w, false, v, false, mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'),
                     1.0, mgr, work);
@@ -296,10 +297,10 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             return 1.0 / Math.sqrt(b.modelWidth / (double) b.heads);
         }
 
-        private INDArray mask(DataType type) {
-            if (mask == null || mask.dataType() != type) {
+        private INDArray mask(int length, DataType type) {
+            if (mask == null || mask.dataType() != type || mask.size(1) != length) {
                 try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                    mask = CausalAttention.causalBias(1, block().length, type);
+                    mask = CausalAttention.causalBias(1, length, type);
                 }
             }
             return mask;
@@ -344,7 +345,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
         private INDArray headProduct(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
                                      double alpha, LayerWorkspaceMgr mgr, ArrayType work) {
             TransformerBlock block = block();
-            return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, block.heads, block.length, mgr, work);
+            return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, block.heads, passLength(), mgr, work);
         }
     }
 }

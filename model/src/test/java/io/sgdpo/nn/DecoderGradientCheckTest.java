@@ -111,6 +111,20 @@ class DecoderGradientCheckTest {
         }
     }
 
+    /**
+     * A minibatch shorter than the decoder's length (its own longest row, {@link PairedBatch#forModel}):
+     * the passes written out take the input's length.
+     */
+    @Test
+    void everyParameterPassesOnAMinibatchShorterThanTheDecoder() {
+        LossSpec spec = new LossSpec("dpo", 0.5, 0.6, 0.9, 0.0, 0.5);
+        List<PairExample> pairs = TinyPairs.random(2, TINY.vocabSize(), 5, true, 3); // rows of at most 3 positions
+        DataSet batch = new PairedBatch(TINY.maxLength(), TinyPairs.PAD, 4).build(pairs, Losses.create(spec), 7, 3,
+                DataType.DOUBLE);
+        assertTrue(batch.getFeatures().size(2) == 4, "length " + batch.getFeatures().size(2));
+        assertTrue(check(tinyGraph(spec, true), batch));
+    }
+
     @Test
     void everyParameterPassesWithTheSftLoss() {
         ComputationGraphConfiguration conf = Decoder.configuration(TINY, new SftLoss(), new NoOp(), DataType.DOUBLE);

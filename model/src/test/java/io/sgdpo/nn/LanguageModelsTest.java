@@ -2,6 +2,7 @@ package io.sgdpo.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -85,6 +86,32 @@ class LanguageModelsTest {
         assertEquals(new ModelShape(Architecture.GPT2, 50, 10, 16, 3), LanguageModels.describe(gpt2.getConfiguration()));
         assertEquals(new Gpt2Config(50, 16, 3, 4, 64, 10, 1e-5),
                 ((Gpt2Model) LanguageModels.wholeModel(gpt2.getConfiguration())).config());
+
+        // their SameDiff layer is built for one length: minibatches are padded to it
+        PairExample shortPair = new PairExample("p", new int[] {3}, new int[] {4, 5}, new int[] {6});
+        for (ComputationGraph imported : List.of(llama, gpt2)) {
+            assertFalse(LanguageModels.takesShorterRows(imported.getConfiguration()));
+            assertEquals(10, PairedBatch.forModel(imported, 0).build(List.of(shortPair), DataType.FLOAT)
+                    .getFeatures().size(2));
+        }
+    }
+
+    /** The decoder takes shorter rows: a minibatch is padded to its longest row, rounded up to 8, at most T. */
+    @Test
+    void decoderMinibatchesArePaddedToTheirLongestRow() {
+        ComputationGraph decoder = LanguageModels.create(model(Map.of("maxLength", 20)), 30, new SftLoss(), ADAM,
+                DataType.FLOAT);
+        assertTrue(LanguageModels.takesShorterRows(decoder.getConfiguration()));
+        PairedBatch layout = PairedBatch.forModel(decoder, 0);
+        assertEquals(List.of(8, 8, 8, 16, 16, 20, 20), List.of(layout.rowLength(0), layout.rowLength(1),
+                layout.rowLength(8), layout.rowLength(9), layout.rowLength(16), layout.rowLength(17),
+                layout.rowLength(20)));
+        // the longest row is the prompt and the longer response, less one (the last token is only a target)
+        PairExample pair = new PairExample("p", new int[] {3, 3, 3}, new int[] {4, 5}, new int[] {6, 6, 6, 6, 6, 6, 6});
+        assertEquals(16, layout.build(List.of(pair), DataType.FLOAT).getFeatures().size(2), "3 + 7 - 1 = 9 -> 16");
+        assertEquals(8, layout.buildSequences(List.of(pair), DataType.FLOAT).getFeatures().size(2), "3 + 2 - 1 -> 8");
+        assertEquals(20, new PairedBatch(20, 0).build(List.of(pair), DataType.FLOAT).getFeatures().size(2),
+                "a layout without a step pads to T");
     }
 
     @Test

@@ -134,7 +134,7 @@ public final class EvalJob {
         if (s.maxPairs() > 0 && pairs.size() > s.maxPairs()) {
             pairs = pairs.subList(0, s.maxPairs());
         }
-        PairedBatch layout = new PairedBatch(decoder.maxLength(), vocab.padId());
+        PairedBatch layout = PairedBatch.forModel(policy, vocab.padId());
         progress.printf("eval: %s on %d eval pairs of %s (%s)%n", checkpoint, pairs.size(), dataDir,
                 s.loss().getName());
         // The reference checkpoint itself is compared with itself in one forward pass (rewards 0, see Evaluation).

@@ -50,7 +50,7 @@ public final class BatchSampler {
     public BatchSampler(ComputationGraph model, int eosId, int padId) {
         this.model = model;
         this.length = LanguageModels.describe(model.getConfiguration()).maxLength();
-        this.layout = new PairedBatch(length, padId);
+        this.layout = PairedBatch.forModel(model, padId);
         this.eosId = eosId;
     }
 

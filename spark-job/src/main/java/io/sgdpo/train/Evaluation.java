@@ -10,7 +10,7 @@ import io.sgdpo.prep.Manifest;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -64,29 +64,48 @@ public final class Evaluation {
     }
 
     /**
-     * Every pair's log-probs, in the order of {@code pairs}: {@code batchSize} pairs per forward pass,
-     * in order, the passes shared out among the tasks of one Spark job.
+     * Every pair's log-probs, in the order of {@code pairs}: {@code batchSize} pairs per forward pass
+     * (pairs of like length together where the layout pads a pass to its longest row, {@link
+     * PairedBatch#passes}), the passes shared out among the tasks of one Spark job.
      */
     static List<PairLogProbs> score(JavaSparkContext sc, TaskModel model, PairedBatch layout, List<PairExample> pairs,
                                     PreferenceLoss loss, int batchSize, long seed) {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to evaluate");
         }
+        List<int[]> members = layout.passes(pairs, batchSize);
         List<Pass> passes = new ArrayList<>();
-        for (int from = 0; from < pairs.size(); from += batchSize) {
-            passes.add(new Pass(passes.size(), new ArrayList<>(pairs.subList(from, Math.min(pairs.size(),
-                    from + batchSize)))));
+        for (int[] pass : members) {
+            List<PairExample> passPairs = new ArrayList<>(pass.length);
+            for (int i : pass) {
+                passPairs.add(pairs.get(i));
+            }
+            passes.add(new Pass(passes.size(), passPairs));
         }
-        List<ScoredPass> scored = new ArrayList<>(sc.parallelize(passes, Math.min(sc.defaultParallelism(),
-                passes.size())).mapPartitions(new ScoreTask(model, layout, loss, seed)).collect());
-        scored.sort(Comparator.comparingInt(ScoredPass::index));
-        List<PairLogProbs> all = new ArrayList<>(pairs.size());
-        scored.forEach(p -> all.addAll(p.pairs()));
-        if (all.size() != pairs.size()) {
-            throw new IllegalStateException("the evaluation's tasks scored " + all.size() + " of " + pairs.size()
+        // Spark gives each task a contiguous slice: dealt round-robin, each task gets long and short passes alike
+        int tasks = Math.min(sc.defaultParallelism(), passes.size());
+        List<Pass> dealt = new ArrayList<>(passes.size());
+        for (int task = 0; task < tasks; task++) {
+            for (int i = task; i < passes.size(); i += tasks) {
+                dealt.add(passes.get(i));
+            }
+        }
+        List<ScoredPass> scored = new ArrayList<>(sc.parallelize(dealt, tasks)
+                .mapPartitions(new ScoreTask(model, layout, loss, seed)).collect());
+        PairLogProbs[] all = new PairLogProbs[pairs.size()];
+        int count = 0;
+        for (ScoredPass p : scored) {
+            int[] pass = members.get(p.index());
+            for (int k = 0; k < pass.length; k++) {
+                all[pass[k]] = p.pairs().get(k);
+                count++;
+            }
+        }
+        if (count != pairs.size() || scored.size() != passes.size()) {
+            throw new IllegalStateException("the evaluation's tasks scored " + count + " of " + pairs.size()
                     + " pairs");
         }
-        return all;
+        return new ArrayList<>(Arrays.asList(all));
     }
 
     /** Forward pass {@code index} of an evaluation, on these pairs. */

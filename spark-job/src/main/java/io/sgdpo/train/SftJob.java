@@ -22,6 +22,7 @@ import io.sgdpo.prep.tokenize.TokenizerMatch;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -135,7 +136,8 @@ public final class SftJob {
                 + s.batchSize);
         require(!evalPairs.isEmpty(), "the eval split of " + dataDir + " is empty: raise prep.evalFraction");
         List<PairExample> trainSample = train.takeSample(false, s.trainEvalPairs, s.seed);
-        PairedBatch layout = new PairedBatch(model.maxLength(), vocab.padId());
+        PairedBatch layout = PairedBatch.forModel(graph, vocab.padId());
+        progress.printf("sft: each minibatch %s%n", layout.describe());
         int partitions = sc.defaultParallelism();
         String runId = state.extra().get("runId");
 
@@ -198,14 +200,18 @@ public final class SftJob {
 
     /**
      * Mean negative log-likelihood per response token over the pairs' chosen responses, weighting
-     * each minibatch's mean by its token count so that the result is exact.
+     * each minibatch's mean by its token count so that the result is exact; minibatches of pairs of
+     * like length ({@link PairedBatch#passes}).
      */
     static double meanTokenNll(ComputationGraph graph, PairedBatch layout, List<PairExample> pairs, int batchSize) {
         double nll = 0;
         long tokens = 0;
-        for (int from = 0; from < pairs.size(); from += batchSize) {
-            DataSet batch = layout.buildSequences(pairs.subList(from, Math.min(pairs.size(), from + batchSize)),
-                    DataType.FLOAT);
+        for (int[] pass : layout.passes(pairs, batchSize)) {
+            List<PairExample> members = new ArrayList<>(pass.length);
+            for (int i : pass) {
+                members.add(pairs.get(i));
+            }
+            DataSet batch = layout.buildSequences(members, DataType.FLOAT);
             long n = batch.getLabels().get(NDArrayIndex.all(), NDArrayIndex.point(PairedLabels.RESPONSE),
                     NDArrayIndex.all()).sumNumber().longValue();
             nll += graph.score(batch) * n;

@@ -172,7 +172,6 @@ public final class TrainJob {
                     + UUID.randomUUID().toString().substring(0, 8))
                     .with(TokenizerMatch.STATE_KEY, vocab.identity()), init, reference);
         }
-        int length = LanguageModels.describe(policy.getConfiguration()).maxLength();
 
         JavaRDD<PairExample> train = (loss.needsReference() ? PairShards.readWithReference(spark, dataDir, PairSchema.TRAIN)
                 : PairShards.read(spark, dataDir, PairSchema.TRAIN)).cache();
@@ -186,7 +185,8 @@ public final class TrainJob {
         long totalSteps = s.maxSteps() > 0 ? s.maxSteps() : s.epochs() * batchesPerEpoch;
         LearningRateSchedule schedule = new LearningRateSchedule(s.learningRate(),
                 (long) Math.floor(s.warmupFraction() * totalSteps), totalSteps, s.minLearningRateFraction());
-        PairedBatch layout = new PairedBatch(length, vocab.padId());
+        PairedBatch layout = PairedBatch.forModel(policy, vocab.padId());
+        progress.printf("train: each minibatch %s%n", layout.describe());
         int partitions = sc.defaultParallelism();
         String runId = state.extra().get("runId");
         RunManifests.builder("train", fs, dataDir, state, config, List.of("model", "loss", "train"))

@@ -2,6 +2,7 @@ package io.sgdpo.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sgdpo.loss.BatchMetrics;
@@ -16,9 +17,11 @@ import io.sgdpo.nn.PairedBatch;
 import io.sgdpo.nn.PairedPreferenceLoss;
 import io.sgdpo.nn.SequenceLogProbs;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -97,6 +100,30 @@ class EvaluationTest {
         Map<String, Double> itself = Evaluation.metrics(sc, policy, layout, pairs, loss, BATCH, SEED, true);
         assertEquals(0.0, itself.get("eval_rewards/margins"), 0.0);
         assertEquals(0.0, itself.get("eval_rewards/accuracies"), 0.0);
+    }
+
+    /**
+     * A decoder's layout pads each pass to its longest row, so the passes group the pairs by length:
+     * every pair's log-probs still come back in the order given, those of the pair scored alone.
+     */
+    @Test
+    void passesOfLikeLengthComeBackInThePairsOrder() {
+        ComputationGraph policy = policy();
+        PairedBatch layout = PairedBatch.forModel(policy, 0);
+        PreferenceLoss loss = Losses.create(new LossSpec());
+        List<PairExample> pairs = pairs(11);
+        List<Integer> scoringOrder = layout.passes(pairs, BATCH).stream().flatMapToInt(Arrays::stream).boxed().toList();
+        assertNotEquals(IntStream.range(0, pairs.size()).boxed().toList(), scoringOrder, "the passes reorder");
+        List<PairLogProbs> scored;
+        try (TaskModel model = TaskModel.inProcess(policy)) {
+            scored = Evaluation.score(sc, model, layout, pairs, loss, BATCH, SEED);
+        }
+        assertEquals(pairs.size(), scored.size());
+        for (int i = 0; i < pairs.size(); i++) {
+            PairLogProbs alone = SequenceLogProbs.of(policy, layout, List.of(pairs.get(i)), loss, SEED, 0).get(0);
+            assertArrayEquals(alone.policyChosen(), scored.get(i).policyChosen(), FLOAT32_TOLERANCE, "pair " + i);
+            assertArrayEquals(alone.policyRejected(), scored.get(i).policyRejected(), FLOAT32_TOLERANCE, "pair " + i);
+        }
     }
 
     private static void assertScoredAsOnTheDriver(Function<ComputationGraph, TaskModel> lend) {

@@ -307,13 +307,20 @@ public final class RefLogpsBenchmark {
 
     /** The same scoring in one JVM thread without Spark; returns seconds. */
     static double loopOnce(ComputationGraph graph, DecoderConfig model, List<PairExample> pairs, int batchSize) {
-        PairedBatch batcher = new PairedBatch(model.maxLength(), Vocabulary.PAD_ID);
+        PairedBatch batcher = PairedBatch.forModel(graph, Vocabulary.PAD_ID);
         long t0 = System.nanoTime();
         double check = 0;
-        for (int from = 0; from < pairs.size(); from += batchSize) {
-            for (var lp : SequenceLogProbs.of(graph, batcher, pairs.subList(from, Math.min(pairs.size(),
-                    from + batchSize)))) {
-                check += lp.policyChosenSum();
+        int window = RefLogpsJob.READ_AHEAD_PASSES * batchSize; // the passes ref-logps forms
+        for (int from = 0; from < pairs.size(); from += window) {
+            List<PairExample> read = pairs.subList(from, Math.min(pairs.size(), from + window));
+            for (int[] pass : batcher.passes(read, batchSize)) {
+                List<PairExample> members = new ArrayList<>();
+                for (int i : pass) {
+                    members.add(read.get(i));
+                }
+                for (var lp : SequenceLogProbs.of(graph, batcher, members)) {
+                    check += lp.policyChosenSum();
+                }
             }
         }
         if (!Double.isFinite(check)) {

@@ -25,6 +25,7 @@ import io.sgdpo.prep.ref.RefLogpsJob;
 import io.sgdpo.train.Minibatches;
 import io.sgdpo.train.PairShards;
 import io.sgdpo.train.TrainJob;
+import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -66,14 +67,17 @@ final class JobVariants {
     private final String data;
     private final String init;
     private final List<DataSet> batches;
+    /** The same minibatches padded to {@code model.maxLength}, as before minibatches took their own length. */
+    private final List<DataSet> paddedBatches;
     private final long tokens;
     private final long steps;
     private final String model;
     private final double flopsPerRun;
 
-    private JobVariants(Path work, Config config, String data, String init, List<DataSet> batches, long tokens,
-                        long steps, String model, double flopsPerRun) {
+    private JobVariants(Path work, Config config, String data, String init, List<DataSet> batches,
+                        List<DataSet> paddedBatches, long tokens, long steps, String model, double flopsPerRun) {
         this.flopsPerRun = flopsPerRun;
+        this.paddedBatches = paddedBatches;
         this.work = work;
         this.config = config;
         this.data = data;
@@ -84,8 +88,12 @@ final class JobVariants {
         this.model = model;
     }
 
-    /** Preps the data, scores it with a fresh decoder and lays out the minibatches the job will train on. */
-    static JobVariants prepare(Path work, int steps, PrintStream out) throws IOException {
+    /**
+     * Preps the data, scores it with a fresh decoder and lays out the minibatches the job will train on.
+     *
+     * @param confFile a configuration file over the defaults (as {@code sgdpo train --conf}), or null
+     */
+    static JobVariants prepare(Path work, int steps, File confFile, PrintStream out) throws IOException {
         deleteRecursively(work);
         Files.createDirectories(work);
         Path hh = Path.of(System.getProperty("sgdpo.shared.data", "../shared/data"),
@@ -95,7 +103,7 @@ final class JobVariants {
         }
         Path slice = work.resolve("hh.jsonl");
         RefLogpsBenchmark.slice(hh, RECORDS_PER_STEP * steps + EXTRA_RECORDS, slice);
-        Config config = SgdpoConfig.load(null, Map.of("train.maxSteps", String.valueOf(steps)));
+        Config config = SgdpoConfig.load(confFile, Map.of("train.maxSteps", String.valueOf(steps)));
         String prep = work.resolve("prep").toString();
         String data = work.resolve("data").toString();
         SparkSession spark = session();
@@ -114,7 +122,10 @@ final class JobVariants {
             PreferenceLoss loss = Losses.create(spec);
             int batchSize = config.getInt("train.batchSize");
             long seed = config.getLong("train.seed");
-            PairedBatch layout = new PairedBatch(shape.maxLength(), PairShards.vocabulary(spark, prep).padId());
+            int padId = PairShards.vocabulary(spark, prep).padId();
+            PairedBatch layout = PairedBatch.forModel(reference, padId);
+            PairedBatch padded = new PairedBatch(shape.maxLength(), padId);
+            List<DataSet> paddedBatches = new ArrayList<>();
             JavaRDD<PairExample> train = PairShards.readWithReference(spark, data, PairSchema.TRAIN).cache();
             long perEpoch = train.count() / batchSize;
             List<DataSet> batches = new ArrayList<>();
@@ -129,6 +140,7 @@ final class JobVariants {
                     }
                     long step = (epoch - 1) * perEpoch + b.index();
                     batches.add(layout.build(b.pairs(), loss, seed, step, DataType.FLOAT));
+                    paddedBatches.add(padded.build(b.pairs(), loss, seed, step, DataType.FLOAT));
                     for (PairExample p : b.pairs()) {
                         tokens += 2L * p.prompt().length + p.chosen().length + p.rejected().length;
                     }
@@ -136,8 +148,13 @@ final class JobVariants {
             }
             out.printf("bench-train: job variants on %d HH records: %d train pairs, %d steps of %d pairs, %d tokens;"
                     + " %s%n", RECORDS_PER_STEP * steps + EXTRA_RECORDS, train.count(), steps, batchSize, tokens, shape);
-            double flops = 3.0 * shape.forwardFlopsPerToken() * 2L * batchSize * shape.maxLength() * steps;
-            return new JobVariants(work, config, data, init, batches, tokens, steps, shape.toString(), flops);
+            long positions = positions(batches);
+            double meanLength = batches.stream().mapToLong(b -> b.getFeatures().size(2)).average().orElse(0);
+            out.printf("bench-train: minibatches padded to %.1f positions on average (model.maxLength %d); real tokens"
+                    + " %.0f%% of the padded positions%n", meanLength, shape.maxLength(), 100.0 * tokens / positions);
+            double flops = 3.0 * shape.forwardFlopsPerToken() * positions; // the positions computed, padding too
+            return new JobVariants(work, config, data, init, batches, paddedBatches, tokens, steps, shape.toString(),
+                    flops);
         } finally {
             spark.stop();
         }
@@ -145,9 +162,27 @@ final class JobVariants {
 
     /** Seconds of a plain {@code ComputationGraph.fit} over the job's minibatches, the job's network. */
     double timePlain() throws IOException {
+        return timePlain(batches);
+    }
+
+    /** The same over the job's minibatches padded to {@code model.maxLength}. */
+    double timePlainPadded() throws IOException {
+        return timePlain(paddedBatches);
+    }
+
+    /** Padded positions of the padded minibatches over those of the job's: the arithmetic the padding adds. */
+    double paddedPositionsRatio() {
+        return (double) positions(paddedBatches) / positions(batches);
+    }
+
+    private static long positions(List<DataSet> minibatches) {
+        return minibatches.stream().mapToLong(b -> b.getFeatures().size(0) * b.getFeatures().size(2)).sum();
+    }
+
+    private double timePlain(List<DataSet> minibatches) throws IOException {
         ComputationGraph policy = policy();
         long start = System.nanoTime();
-        for (DataSet b : batches) {
+        for (DataSet b : minibatches) {
             policy.fit(b);
         }
         return (System.nanoTime() - start) / 1e9;
@@ -201,8 +236,9 @@ final class JobVariants {
 
     /** The job's settings that decide the work around the step. */
     String settings() {
-        return String.format("train.logEvery %d, train.evalEvery %d, train.checkpointEvery %d, train.batchSize %d,"
-                        + " train.maxSteps %d, train.master.kind %s", config.getInt("train.logEvery"),
+        return String.format("prep.maxTotalLength %d, train.logEvery %d, train.evalEvery %d, train.checkpointEvery %d,"
+                        + " train.batchSize %d, train.maxSteps %d, train.master.kind %s",
+                config.getInt("prep.maxTotalLength"), config.getInt("train.logEvery"),
                 config.getInt("train.evalEvery"), config.getInt("train.checkpointEvery"),
                 config.getInt("train.batchSize"), steps, config.getString("train.master.kind"));
     }

@@ -70,8 +70,10 @@ public final class TrainBenchmark {
     /** The end-to-end job's variant and the plain fit of its minibatches. */
     static final String JOB = "sgdpo train local[2] parameterAveraging, end to end";
     static final String JOB_PLAIN = "plain fit of the job's minibatches";
+    static final String JOB_PLAIN_PADDED = "the same, padded to model.maxLength";
 
-    public static void run(int minibatches, int repeats, boolean jobOnly, File outDir, PrintStream out)
+    public static void run(int minibatches, int repeats, boolean jobOnly, File confFile, File outDir,
+                           PrintStream out)
             throws IOException {
         List<Variant> stepVariants = jobOnly ? List.of() : VARIANTS;
         Config config = SgdpoConfig.reference();
@@ -80,7 +82,7 @@ public final class TrainBenchmark {
         int pairsPerBatch = config.getInt("train.batchSize");
         LossSpec spec = new LossSpec();
         PreferenceLoss loss = Losses.create(spec);
-        PairedBatch layout = new PairedBatch(model.maxLength(), 1);
+        PairedBatch layout = new PairedBatch(model.maxLength(), 1, PairedBatch.LENGTH_STEP); // as TrainJob's
         List<DataSet> batches = new ArrayList<>();
         List<Minibatches.Batch> pairBatches = new ArrayList<>();
         long tokens = 0;
@@ -95,20 +97,21 @@ public final class TrainBenchmark {
             batches.add(layout.build(pairs, loss, 42, m, DataType.FLOAT));
             pairBatches.add(new Minibatches.Batch(m, pairs));
         }
-        long positions = (long) minibatches * 2 * pairsPerBatch * model.maxLength();
+        long positions = batches.stream().mapToLong(b -> b.getFeatures().size(0) * b.getFeatures().size(2)).sum();
         double matmul = MatmulRate.flopsPerSecond(1024, 1024, 1024, 7);
         out.printf("bench-train: %s, %d minibatches of %d pairs, %d tokens; ND4J matmul %.2f GFLOP/s%n", model,
                 minibatches, pairsPerBatch, tokens, matmul / 1e9);
 
         // Other processes on the machine skew every figure: the 1-minute load average tells.
         java.nio.file.Path jobWork = Files.createTempDirectory("sgdpo-bench-train");
-        JobVariants job = JobVariants.prepare(jobWork, minibatches, out);
+        JobVariants job = JobVariants.prepare(jobWork, minibatches, confFile, out);
         double loadBefore = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         Map<String, double[]> seconds = new LinkedHashMap<>();
         for (Variant v : stepVariants) {
             seconds.put(v.name(), new double[repeats]);
         }
         seconds.put(JOB_PLAIN, new double[repeats]);
+        seconds.put(JOB_PLAIN_PADDED, new double[repeats]);
         seconds.put(JOB, new double[repeats]);
         double[] jobUpdateTps = new double[repeats];
         Map<String, double[]> jobPhases = new LinkedHashMap<>();
@@ -118,6 +121,7 @@ public final class TrainBenchmark {
                 times.put(v.name(), time(v, model, spec, batches, pairBatches, layout, loss, round + 2));
             }
             times.put(JOB_PLAIN, job.timePlain());
+            times.put(JOB_PLAIN_PADDED, job.timePlainPadded());
             JobVariants.Run jobRun = job.timeJob(round + 1);
             times.put(JOB, jobRun.seconds());
             if (round >= 0) {
@@ -141,7 +145,7 @@ public final class TrainBenchmark {
         report.put("benchmark", "train");
         report.put("date", Instant.now().toString());
         report.put("command", "./sgdpo bench-train --minibatches " + minibatches + " --repeats " + repeats
-                + (jobOnly ? " --job-only" : ""));
+                + (jobOnly ? " --job-only" : "") + (confFile == null ? "" : " --conf " + confFile));
         report.put("model", model.toString());
         report.put("pairs_per_minibatch", pairsPerBatch);
         report.put("minibatches", minibatches);
@@ -182,10 +186,11 @@ public final class TrainBenchmark {
         md.append("| variant | median s | min s | max s | tokens/s | MFU |\n|---|---|---|---|---|---|\n");
         double flopsPerRun = 3.0 * model.forwardFlopsPerToken() * positions;
         for (String name : seconds.keySet()) {
-            boolean ofJob = name.equals(JOB) || name.equals(JOB_PLAIN);
+            boolean ofJob = name.equals(JOB) || name.equals(JOB_PLAIN) || name.equals(JOB_PLAIN_PADDED);
             RepeatFigures f = new RepeatFigures().add("seconds", seconds.get(name))
                     .addRate("tokensPerSecond", ofJob ? job.tokens() : tokens, seconds.get(name))
-                    .addRate("mfu", ofJob ? job.flopsPerRun() / matmul : flopsPerRun / matmul, seconds.get(name));
+                    .addRate("mfu", (ofJob ? job.flopsPerRun() * (name.equals(JOB_PLAIN_PADDED)
+                            ? job.paddedPositionsRatio() : 1.0) : flopsPerRun) / matmul, seconds.get(name));
             double tps = f.median("tokensPerSecond");
             medianTps.put(name, tps);
             ObjectNode n = variants.addObject();
@@ -205,6 +210,12 @@ public final class TrainBenchmark {
         ratios.put("job_over_plain", jobRatio);
         md.append(String.format("- sgdpo train end to end / plain fit of its minibatches: %.2f (goal >= 0.8)%n",
                 jobRatio));
+        double ownLength = medianTps.get(JOB_PLAIN) / medianTps.get(JOB_PLAIN_PADDED);
+        ratios.put("plain_over_plain_padded", ownLength);
+        ratios.put("padded_positions_over_positions", job.paddedPositionsRatio());
+        md.append(String.format("- plain fit, minibatches padded to their own longest row / padded to model.maxLength:"
+                + " %.2f (positions computed: %.2f times as many padded to model.maxLength)%n", ownLength,
+                job.paddedPositionsRatio()));
         double updateRatio = RepeatFigures.median(jobUpdateTps) / medianTps.get(JOB_PLAIN);
         ratios.put("job_updates_over_plain", updateRatio);
         report.put("job_update_tokens_per_s", RepeatFigures.median(jobUpdateTps));

@@ -71,6 +71,11 @@ public final class RefLogpsJob {
     public static final String PARTIAL_SUFFIX = "ref-logps-partial";
     /** Per-shard completion records inside the output. */
     public static final String SHARDS_DIR = "_shards";
+    /**
+     * Passes' worth of a shard's rows read at a time, among which a decoder's passes group pairs of
+     * like length ({@code ref.batchSize} x this many pairs in memory per task).
+     */
+    public static final int READ_AHEAD_PASSES = 8;
     private static final String WORK_FILE = "_work.json";
     private static final String TMP_PREFIX = "_tmp-";
 
@@ -157,7 +162,7 @@ public final class RefLogpsJob {
             if (!pending.isEmpty()) {
                 bytes = jsc.broadcast(ckpt.bytes());
                 ReferenceScorer scorer = new ReferenceScorer(ckpt.identity(), bytes, settings.batchSize(),
-                        ckpt.shape().maxLength(), input.padId);
+                        input.padId);
                 int threads = settings.concurrentShards() > 0 ? settings.concurrentShards() : jsc.defaultParallelism();
                 done.addAll(scoreAll(spark, jsc, pending, work, scorer, fingerprint, ckpt.identity(),
                         Math.min(threads, pending.size())));

@@ -21,7 +21,8 @@ import org.deeplearning4j.nn.graph.ComputationGraph;
  * the same rows with the reference log-probs ({@link PairSchema#PAIRS_WITH_REFERENCE}) out, in the
  * same order. Rows are scored lazily, {@code batchSize} pairs per forward pass through
  * {@link SequenceLogProbs} (the one implementation of per-token log-probs), so a partition never
- * has to fit in memory.
+ * has to fit in memory: {@link RefLogpsJob#READ_AHEAD_PASSES} passes' rows are read at a time, and
+ * a decoder's passes group the pairs of like length among them ({@link PairedBatch#passes}).
  */
 final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
     private static final long serialVersionUID = 1L;
@@ -29,21 +30,18 @@ final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
     private final String identity;
     private final Broadcast<byte[]> model;
     private final int batchSize;
-    private final int maxLength;
     private final int padId;
 
     /**
      * @param identity  the checkpoint's SHA-256 (the executors' cache key)
      * @param model     its model file, read only by the first task of each executor JVM
      * @param batchSize pairs per forward pass
-     * @param maxLength the checkpoint's sequence length
      * @param padId     the vocabulary's PAD id
      */
-    ReferenceScorer(String identity, Broadcast<byte[]> model, int batchSize, int maxLength, int padId) {
+    ReferenceScorer(String identity, Broadcast<byte[]> model, int batchSize, int padId) {
         this.identity = identity;
         this.model = model;
         this.batchSize = batchSize;
-        this.maxLength = maxLength;
         this.padId = padId;
     }
 
@@ -58,7 +56,7 @@ final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
             // Returned when the task ends, also when it fails, so the copy is reused by the next task.
             task.addTaskCompletionListener((TaskContext ctx) -> ReferenceModels.giveBack(identity, graph));
         }
-        PairedBatch batcher = new PairedBatch(maxLength, padId);
+        PairedBatch batcher = PairedBatch.forModel(graph, padId);
         return new Iterator<>() {
             private Iterator<Row> scored = Collections.emptyIterator();
 
@@ -68,7 +66,7 @@ final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
                     if (!rows.hasNext()) {
                         return false;
                     }
-                    scored = score(graph, batcher, take(rows)).iterator();
+                    scored = score(graph, batcher, take(rows), batchSize).iterator();
                 }
                 return true;
             }
@@ -83,25 +81,39 @@ final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
         };
     }
 
+    /** The next rows: up to {@link RefLogpsJob#READ_AHEAD_PASSES} passes' worth, grouped by length among them. */
     private List<Row> take(Iterator<Row> rows) {
-        List<Row> batch = new ArrayList<>(batchSize);
-        while (batch.size() < batchSize && rows.hasNext()) {
-            batch.add(rows.next());
+        List<Row> window = new ArrayList<>(RefLogpsJob.READ_AHEAD_PASSES * batchSize);
+        while (window.size() < RefLogpsJob.READ_AHEAD_PASSES * batchSize && rows.hasNext()) {
+            window.add(rows.next());
         }
-        return batch;
+        return window;
     }
 
-    /** Scores one batch of pair rows; package-private for the tests. */
-    static List<Row> score(ComputationGraph graph, PairedBatch batcher, List<Row> batch) {
+    /**
+     * Scores pair rows in passes of at most {@code batchSize} pairs ({@link PairedBatch#passes}: of
+     * like length where a pass is padded to its longest row), returned in their order.
+     */
+    private static List<Row> score(ComputationGraph graph, PairedBatch batcher, List<Row> batch, int batchSize) {
         List<PairExample> pairs = new ArrayList<>(batch.size());
         for (Row r : batch) {
             pairs.add(PairSchema.example(r));
         }
-        List<PairLogProbs> logps = SequenceLogProbs.of(graph, batcher, pairs);
+        PairLogProbs[] logps = new PairLogProbs[pairs.size()];
+        for (int[] pass : batcher.passes(pairs, batchSize)) {
+            List<PairExample> members = new ArrayList<>(pass.length);
+            for (int i : pass) {
+                members.add(pairs.get(i));
+            }
+            List<PairLogProbs> scored = SequenceLogProbs.of(graph, batcher, members);
+            for (int k = 0; k < pass.length; k++) {
+                logps[pass[k]] = scored.get(k);
+            }
+        }
         List<Row> out = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             PairExample p = pairs.get(i);
-            PairLogProbs lp = logps.get(i);
+            PairLogProbs lp = logps[i];
             if (lp.policyChosen().length != p.chosen().length || lp.policyRejected().length != p.rejected().length) {
                 throw new IllegalStateException("pair " + p.pairId() + ": " + lp.policyChosen().length + "/"
                         + lp.policyRejected().length + " log-probs for " + p.chosen().length + "/"
