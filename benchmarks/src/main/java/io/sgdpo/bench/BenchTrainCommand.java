@@ -25,8 +25,8 @@ final class BenchTrainCommand implements Sgdpo.Command {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--help", "-h" -> {
-                        out.println("Usage: sgdpo bench-train [--minibatches N] [--repeats R] [--job-only] [--conf FILE]"
-                                + " [--out DIR]");
+                        out.println("Usage: sgdpo bench-train [--minibatches N] [--repeats R] [--job-only]"
+                                + " [--conf FILE] [--out DIR]");
                         out.println("  N minibatches per variant; the end-to-end sgdpo train variant trains N steps.");
                         out.println("  --job-only: only sgdpo train end to end and the plain fit of its minibatches.");
                         out.println("  --conf FILE: HOCON over the defaults for the end-to-end job's prep, model and"

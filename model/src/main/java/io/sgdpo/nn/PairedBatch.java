@@ -113,7 +113,7 @@ public final class PairedBatch implements java.io.Serializable {
     }
 
     /** Positions of a pair's longer row: prompt and the longer response, less the last token (a target only). */
-    private static int longestRow(PairExample p) {
+    public static int longestRow(PairExample p) {
         return p.prompt().length + Math.max(p.chosen().length, p.rejected().length) - 1;
     }
 

@@ -84,7 +84,8 @@ public final class TrainJob {
 
     record Settings(LossSpec loss, int batchSize, int epochs, long maxSteps, double learningRate, String optimizer,
                     double weightDecay, double warmupFraction, double minLearningRateFraction, double gradientClip,
-                    long seed, int logEvery, int evalEvery, int checkpointEvery, double dropout) {
+                    long seed, int logEvery, int evalEvery, int checkpointEvery, boolean groupByLength,
+                    double dropout) {
 
         static Settings of(Config c) {
             LossSpec loss = LossSpec.fromConfig(c.getConfig("loss"));
@@ -93,7 +94,7 @@ public final class TrainJob {
                     t.getDouble("learningRate"), t.getString("optimizer"), t.getDouble("weightDecay"),
                     t.getDouble("warmupFraction"), t.getDouble("minLearningRateFraction"), t.getDouble("gradientClip"),
                     t.getLong("seed"), t.getInt("logEvery"), t.getInt("evalEvery"), t.getInt("checkpointEvery"),
-                    c.getDouble("model.dropout"));
+                    t.getBoolean("groupByLength"), c.getDouble("model.dropout"));
             require(s.batchSize >= 1, "train.batchSize (pairs per minibatch) must be >= 1, got " + s.batchSize);
             require(s.epochs >= 1, "train.epochs must be >= 1, got " + s.epochs);
             require(s.maxSteps >= 0, "train.maxSteps must be >= 0 (0: train.epochs decides), got " + s.maxSteps);
@@ -186,7 +187,8 @@ public final class TrainJob {
         LearningRateSchedule schedule = new LearningRateSchedule(s.learningRate(),
                 (long) Math.floor(s.warmupFraction() * totalSteps), totalSteps, s.minLearningRateFraction());
         PairedBatch layout = PairedBatch.forModel(policy, vocab.padId());
-        progress.printf("train: each minibatch %s%n", layout.describe());
+        progress.printf("train: each minibatch %s%s%n", layout.describe(), s.groupByLength()
+                ? "; pairs grouped by length (train.groupByLength)" : "");
         int partitions = sc.defaultParallelism();
         String runId = state.extra().get("runId");
         RunManifests.builder("train", fs, dataDir, state, config, List.of("model", "loss", "train"))
@@ -233,7 +235,8 @@ public final class TrainJob {
                     if (epochBatches != null) {
                         epochBatches.unpersist();
                     }
-                    epochBatches = Minibatches.of(train, s.batchSize(), s.seed(), epoch, false, partitions).cache();
+                    epochBatches = Minibatches.of(train, s.batchSize(), s.seed(), epoch, false, s.groupByLength(),
+                            partitions).cache();
                     cachedEpoch = epoch;
                     window = List.of();
                 }

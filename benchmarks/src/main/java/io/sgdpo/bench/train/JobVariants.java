@@ -132,7 +132,7 @@ final class JobVariants {
             long tokens = 0;
             for (long epoch = 1; batches.size() < steps; epoch++) {
                 List<Minibatches.Batch> epochBatches = new ArrayList<>(Minibatches.of(train, batchSize, seed, epoch,
-                        false, 2).collect());
+                        false, config.getBoolean("train.groupByLength"), 2).collect());
                 epochBatches.sort(Comparator.comparingLong(Minibatches.Batch::index));
                 for (Minibatches.Batch b : epochBatches) {
                     if (batches.size() == steps) {
@@ -236,9 +236,10 @@ final class JobVariants {
 
     /** The job's settings that decide the work around the step. */
     String settings() {
-        return String.format("prep.maxTotalLength %d, train.logEvery %d, train.evalEvery %d, train.checkpointEvery %d,"
-                        + " train.batchSize %d, train.maxSteps %d, train.master.kind %s",
-                config.getInt("prep.maxTotalLength"), config.getInt("train.logEvery"),
+        return String.format("prep.maxTotalLength %d, train.groupByLength %s, train.logEvery %d, train.evalEvery %d,"
+                        + " train.checkpointEvery %d, train.batchSize %d, train.maxSteps %d, train.master.kind %s",
+                config.getInt("prep.maxTotalLength"), config.getBoolean("train.groupByLength"),
+                config.getInt("train.logEvery"),
                 config.getInt("train.evalEvery"), config.getInt("train.checkpointEvery"),
                 config.getInt("train.batchSize"), steps, config.getString("train.master.kind"));
     }
