@@ -90,7 +90,7 @@ public final class PairedBatch implements java.io.Serializable {
      * pass holds pairs of like length (and the first pass sizes the workspaces the later ones fit
      * in); else in their order. Callers put the scores back in the pairs' order.
      */
-    public List<int[]> passes(List<PairExample> pairs, int batchSize) {
+    public List<Pass> passes(List<PairExample> pairs, int batchSize) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         }
@@ -101,15 +101,21 @@ public final class PairedBatch implements java.io.Serializable {
         if (lengthStep > 0) { // a stable sort: pairs of one length stay in their order
             Arrays.sort(order, Comparator.comparingInt(i -> -longestRow(pairs.get(i))));
         }
-        List<int[]> passes = new ArrayList<>();
+        List<Pass> passes = new ArrayList<>();
         for (int from = 0; from < order.length; from += batchSize) {
-            int[] pass = new int[Math.min(batchSize, order.length - from)];
-            for (int k = 0; k < pass.length; k++) {
-                pass[k] = order[from + k];
+            int[] indices = new int[Math.min(batchSize, order.length - from)];
+            List<PairExample> members = new ArrayList<>(indices.length);
+            for (int k = 0; k < indices.length; k++) {
+                indices[k] = order[from + k];
+                members.add(pairs.get(indices[k]));
             }
-            passes.add(pass);
+            passes.add(new Pass(indices, members));
         }
         return passes;
+    }
+
+    /** One pass of {@link #passes}: its pairs, and their indices in the list given. */
+    public record Pass(int[] indices, List<PairExample> pairs) {
     }
 
     /** Positions of a pair's longer row: prompt and the longer response, less the last token (a target only). */

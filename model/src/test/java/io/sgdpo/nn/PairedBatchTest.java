@@ -2,6 +2,7 @@ package io.sgdpo.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.ArrayList;
@@ -24,9 +25,15 @@ class PairedBatchTest {
         for (int i = 0; i < lengths.length; i++) {
             pairs.add(pair("p" + i, lengths[i]));
         }
-        List<int[]> passes = new PairedBatch(64, 0, 8).passes(pairs, 3);
+        List<PairedBatch.Pass> passes = new PairedBatch(64, 0, 8).passes(pairs, 3);
         // longest row first, pairs of one length in their order
-        assertEquals(List.of("[4, 0, 6]", "[2, 5, 1]", "[3, 7]"), passes.stream().map(Arrays::toString).toList());
+        assertEquals(List.of("[4, 0, 6]", "[2, 5, 1]", "[3, 7]"),
+                passes.stream().map(p -> Arrays.toString(p.indices())).toList());
+        for (PairedBatch.Pass pass : passes) {
+            for (int k = 0; k < pass.indices().length; k++) {
+                assertSame(pairs.get(pass.indices()[k]), pass.pairs().get(k));
+            }
+        }
     }
 
     @Test
@@ -35,11 +42,12 @@ class PairedBatchTest {
         for (int i = 0; i < 5; i++) {
             pairs.add(pair("p" + i, 20 - 3 * i));
         }
-        List<int[]> passes = new PairedBatch(64, 0).passes(pairs, 2);
+        List<PairedBatch.Pass> passes = new PairedBatch(64, 0).passes(pairs, 2);
         assertEquals(3, passes.size());
-        assertArrayEquals(new int[] {0, 1}, passes.get(0));
-        assertArrayEquals(new int[] {2, 3}, passes.get(1));
-        assertArrayEquals(new int[] {4}, passes.get(2));
+        assertArrayEquals(new int[] {0, 1}, passes.get(0).indices());
+        assertArrayEquals(new int[] {2, 3}, passes.get(1).indices());
+        assertArrayEquals(new int[] {4}, passes.get(2).indices());
+        assertEquals(pairs.subList(2, 4), passes.get(1).pairs());
         assertThrows(IllegalArgumentException.class, () -> new PairedBatch(64, 0).passes(pairs, 0));
     }
 }

@@ -73,14 +73,10 @@ public final class Evaluation {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("no pairs to evaluate");
         }
-        List<int[]> members = layout.passes(pairs, batchSize);
+        List<PairedBatch.Pass> members = layout.passes(pairs, batchSize);
         List<Pass> passes = new ArrayList<>();
-        for (int[] pass : members) {
-            List<PairExample> passPairs = new ArrayList<>(pass.length);
-            for (int i : pass) {
-                passPairs.add(pairs.get(i));
-            }
-            passes.add(new Pass(passes.size(), passPairs));
+        for (PairedBatch.Pass pass : members) {
+            passes.add(new Pass(passes.size(), new ArrayList<>(pass.pairs())));
         }
         // Spark gives each task a contiguous slice: dealt round-robin, each task gets long and short passes alike
         int tasks = Math.min(sc.defaultParallelism(), passes.size());
@@ -95,9 +91,9 @@ public final class Evaluation {
         PairLogProbs[] all = new PairLogProbs[pairs.size()];
         int count = 0;
         for (ScoredPass p : scored) {
-            int[] pass = members.get(p.index());
-            for (int k = 0; k < pass.length; k++) {
-                all[pass[k]] = p.pairs().get(k);
+            int[] indices = members.get(p.index()).indices();
+            for (int k = 0; k < indices.length; k++) {
+                all[indices[k]] = p.pairs().get(k);
                 count++;
             }
         }

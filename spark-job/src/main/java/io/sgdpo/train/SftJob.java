@@ -22,7 +22,6 @@ import io.sgdpo.prep.tokenize.TokenizerMatch;
 import io.sgdpo.prep.tokenize.TokenCodec;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -206,12 +205,8 @@ public final class SftJob {
     static double meanTokenNll(ComputationGraph graph, PairedBatch layout, List<PairExample> pairs, int batchSize) {
         double nll = 0;
         long tokens = 0;
-        for (int[] pass : layout.passes(pairs, batchSize)) {
-            List<PairExample> members = new ArrayList<>(pass.length);
-            for (int i : pass) {
-                members.add(pairs.get(i));
-            }
-            DataSet batch = layout.buildSequences(members, DataType.FLOAT);
+        for (PairedBatch.Pass pass : layout.passes(pairs, batchSize)) {
+            DataSet batch = layout.buildSequences(pass.pairs(), DataType.FLOAT);
             long n = batch.getLabels().get(NDArrayIndex.all(), NDArrayIndex.point(PairedLabels.RESPONSE),
                     NDArrayIndex.all()).sumNumber().longValue();
             nll += graph.score(batch) * n;

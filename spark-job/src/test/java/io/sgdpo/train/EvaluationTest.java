@@ -112,7 +112,8 @@ class EvaluationTest {
         PairedBatch layout = PairedBatch.forModel(policy, 0);
         PreferenceLoss loss = Losses.create(new LossSpec());
         List<PairExample> pairs = pairs(11);
-        List<Integer> scoringOrder = layout.passes(pairs, BATCH).stream().flatMapToInt(Arrays::stream).boxed().toList();
+        List<Integer> scoringOrder = layout.passes(pairs, BATCH).stream().flatMapToInt(p -> Arrays.stream(p.indices()))
+                .boxed().toList();
         assertNotEquals(IntStream.range(0, pairs.size()).boxed().toList(), scoringOrder, "the passes reorder");
         List<PairLogProbs> scored;
         try (TaskModel model = TaskModel.inProcess(policy)) {

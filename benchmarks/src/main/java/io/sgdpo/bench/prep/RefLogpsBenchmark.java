@@ -313,12 +313,8 @@ public final class RefLogpsBenchmark {
         int window = RefLogpsJob.READ_AHEAD_PASSES * batchSize; // the passes ref-logps forms
         for (int from = 0; from < pairs.size(); from += window) {
             List<PairExample> read = pairs.subList(from, Math.min(pairs.size(), from + window));
-            for (int[] pass : batcher.passes(read, batchSize)) {
-                List<PairExample> members = new ArrayList<>();
-                for (int i : pass) {
-                    members.add(read.get(i));
-                }
-                for (var lp : SequenceLogProbs.of(graph, batcher, members)) {
+            for (PairedBatch.Pass pass : batcher.passes(read, batchSize)) {
+                for (var lp : SequenceLogProbs.of(graph, batcher, pass.pairs())) {
                     check += lp.policyChosenSum();
                 }
             }

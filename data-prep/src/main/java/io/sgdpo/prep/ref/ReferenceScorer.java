@@ -100,14 +100,10 @@ final class ReferenceScorer implements FlatMapFunction<Iterator<Row>, Row> {
             pairs.add(PairSchema.example(r));
         }
         PairLogProbs[] logps = new PairLogProbs[pairs.size()];
-        for (int[] pass : batcher.passes(pairs, batchSize)) {
-            List<PairExample> members = new ArrayList<>(pass.length);
-            for (int i : pass) {
-                members.add(pairs.get(i));
-            }
-            List<PairLogProbs> scored = SequenceLogProbs.of(graph, batcher, members);
-            for (int k = 0; k < pass.length; k++) {
-                logps[pass[k]] = scored.get(k);
+        for (PairedBatch.Pass pass : batcher.passes(pairs, batchSize)) {
+            List<PairLogProbs> scored = SequenceLogProbs.of(graph, batcher, pass.pairs());
+            for (int k = 0; k < pass.indices().length; k++) {
+                logps[pass.indices()[k]] = scored.get(k);
             }
         }
         List<Row> out = new ArrayList<>(batch.size());
