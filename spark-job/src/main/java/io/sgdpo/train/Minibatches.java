@@ -64,16 +64,15 @@ public final class Minibatches {
                 .map(t -> new Tuple2<>(t._2(), t._1()));
         long total = ordered.count();
         long whole = keepPartial ? (total + size - 1) / size : total / size;
+        JavaRDD<Tuple2<Long, PairExample>> kept = ordered.filter(t -> t._1() / size < whole);
         if (byLength) {
             long group = (long) size * LENGTH_GROUP;
-            return ordered
-                    .filter(t -> t._1() / size < whole)
+            return kept
                     .groupBy(t -> t._1() / group, partitions)
                     .flatMap(g -> lengthGroup(g._1(), g._2(), size, seed, epoch).iterator())
                     .sortBy(Batch::index, true, partitions);
         }
-        return ordered
-                .filter(t -> t._1() / size < whole)
+        return kept
                 .groupBy(t -> t._1() / size, partitions)
                 .map(g -> {
                     List<Tuple2<Long, PairExample>> members = new ArrayList<>();

@@ -175,7 +175,8 @@ final class JobVariants {
         return (double) positions(paddedBatches) / positions(batches);
     }
 
-    private static long positions(List<DataSet> minibatches) {
+    /** Positions the minibatches compute: rows x their length, padding included. */
+    static long positions(List<DataSet> minibatches) {
         return minibatches.stream().mapToLong(b -> b.getFeatures().size(0) * b.getFeatures().size(2)).sum();
     }
 

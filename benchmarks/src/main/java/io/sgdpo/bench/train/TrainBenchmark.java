@@ -97,7 +97,7 @@ public final class TrainBenchmark {
             batches.add(layout.build(pairs, loss, 42, m, DataType.FLOAT));
             pairBatches.add(new Minibatches.Batch(m, pairs));
         }
-        long positions = batches.stream().mapToLong(b -> b.getFeatures().size(0) * b.getFeatures().size(2)).sum();
+        long positions = JobVariants.positions(batches);
         double matmul = MatmulRate.flopsPerSecond(1024, 1024, 1024, 7);
         out.printf("bench-train: %s, %d minibatches of %d pairs, %d tokens; ND4J matmul %.2f GFLOP/s%n", model,
                 minibatches, pairsPerBatch, tokens, matmul / 1e9);
@@ -187,10 +187,11 @@ public final class TrainBenchmark {
         double flopsPerRun = 3.0 * model.forwardFlopsPerToken() * positions;
         for (String name : seconds.keySet()) {
             boolean ofJob = name.equals(JOB) || name.equals(JOB_PLAIN) || name.equals(JOB_PLAIN_PADDED);
+            double flops = !ofJob ? flopsPerRun : name.equals(JOB_PLAIN_PADDED)
+                    ? job.flopsPerRun() * job.paddedPositionsRatio() : job.flopsPerRun();
             RepeatFigures f = new RepeatFigures().add("seconds", seconds.get(name))
                     .addRate("tokensPerSecond", ofJob ? job.tokens() : tokens, seconds.get(name))
-                    .addRate("mfu", (ofJob ? job.flopsPerRun() * (name.equals(JOB_PLAIN_PADDED)
-                            ? job.paddedPositionsRatio() : 1.0) : flopsPerRun) / matmul, seconds.get(name));
+                    .addRate("mfu", flops / matmul, seconds.get(name));
             double tps = f.median("tokensPerSecond");
             medianTps.put(name, tps);
             ObjectNode n = variants.addObject();
