@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaRDDLike;
@@ -23,7 +24,6 @@ import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingResult;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingWorker;
-import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -36,28 +36,38 @@ import org.nd4j.linalg.factory.Nd4j;
  * takes an idle network built earlier in the same run in this JVM and
  * overwrites its parameters, optimizer state, iteration and epoch counts and listeners with the
  * round's, which is everything a fresh network takes from the broadcast: the round computes what it
- * would on a fresh network, bit for bit (the resume tests compare a run that reused networks with
- * one that started fresh).
+ * would on a fresh network, bit for bit, once the trainer's hook has set each update's iteration
+ * count (DL4J's fresh network starts at 0: its configuration's clone drops the count).
+ * {@code TrainingMastersTest} compares rounds of this master with DL4J's, and the resume tests a run
+ * that reused networks with one that started fresh.
  *
  * <p>The round's broadcast and the workers' results cross Java serialization packed ({@link
  * PackedArray}) instead of through ND4J's element-by-element serialization, and in local mode
  * neither leaves the JVM ({@link InProcessBroadcast}, {@link ResultSum}); the averaging is DL4J's,
  * sum for sum.
  *
- * <p>A JVM keeps the idle networks of one run at a time (one per task slot that has trained in it);
- * the first task of another run drops them, and {@link #forget} drops them at the end of a run
- * (which reaches the executors only in local mode, where they are the driver's JVM). Two runs
+ * <p>A worker's result is its network's own parameters and optimizer state, not copies: the network
+ * is lent with them, and taken back for the next round of its run in this JVM, by which time the
+ * driver has averaged the round (Spark starts a round's tasks only after the last round's results
+ * are in). A JVM keeps the networks of one run at a time (one per task slot that has trained in
+ * it); the first task of another run drops them, and {@link #forget} drops them at the end of a
+ * run (which reaches the executors only in local mode, where they are the driver's JVM). Two runs
  * training at once in one application would keep dropping each other's: slower, never wrong.
  */
 final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMaster {
+    /** Tells one round of this JVM's masters from another: the workers' networks are lent per round. */
+    private static final AtomicLong ROUNDS = new AtomicLong();
+
     private final String run;
+    private final long round = ROUNDS.incrementAndGet();
     private final long elements;
     /** The round's broadcast in local mode, held until {@link #deleteTempFiles}. */
     private transient InProcessBroadcast<NetBroadcastTuple> inProcess;
 
     /**
      * @param settings DL4J's settings of the master
-     * @param run      an id of the run, unique per trainer: networks are reused only within it
+     * @param run      an id of the run, unique per trainer: networks are reused only within it; a
+     *                 master fits one round
      * @param elements the DataSets of the RDD this master will fit (one per worker and step)
      */
     ReusingParameterAveragingMaster(Builder settings, String run, long elements) {
@@ -96,7 +106,7 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         WorkerConfiguration configuration = new WorkerConfiguration(true, rddDataSetNumExamples, batchSizePerWorker,
                 averagingFrequency, prefetchNumBatches, collectTrainingStats);
         return new Worker(broadcast, saveUpdater, configuration, trainingHookList, listeners, getRouterProvider(),
-                run);
+                run, round);
     }
 
     /** Also lets go of the round's in-process broadcast (local mode). */
@@ -113,8 +123,9 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
      * DL4J's averaging of the workers' results: the same sums in the same order (each partition's
      * result, then Spark's tree of partial sums), divided by the number of results, set into the
      * network with the mean score; only the sums' way from the executors to the driver differs
-     * ({@link ResultSum}). Training statistics, which the project never asks for, take DL4J's own
-     * path.
+     * ({@link ResultSum}), and the quotients are written straight into the network's arrays, which
+     * is what DL4J's division followed by its copy into them computes. Training statistics, which
+     * the project never asks for, take DL4J's own path.
      */
     @Override
     protected void processResults(SparkDl4jMultiLayer network, SparkComputationGraph graph,
@@ -126,9 +137,9 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         ResultSum sum = results.treeAggregate(null, ResultSum::add, ResultSum::combine, aggregationDepth);
         if (sum != null) {
             ComputationGraph g = graph.getNetwork();
-            g.setParams(sum.parameters.divi(sum.count));
+            sum.parameters.divi(sum.count, g.params());
             if (sum.updaterState != null) {
-                g.getUpdater().setStateViewArray(sum.updaterState.divi(sum.count));
+                sum.updaterState.divi(sum.count, g.getUpdater().getStateViewArray());
             }
             graph.setScore(sum.scoreSum / sum.count);
             g.getConfiguration().setIterationCount(g.getConfiguration().getIterationCount() + averagingFrequency);
@@ -156,7 +167,7 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
             this.count = count;
         }
 
-        /** The worker's arrays become the sum's (the worker hands over detached copies). */
+        /** The worker's arrays become the sum's (they are its lent network's, see {@link Worker#getFinalResult}). */
         static ResultSum add(ResultSum sum, ParameterAveragingTrainingResult result) {
             return combine(sum, new ResultSum(result.getParameters(), result.getUpdaterState(), result.getScore(), 1));
         }
@@ -223,19 +234,21 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         private final Broadcast<NetBroadcastTuple> broadcast;
         private final List<TrainingListener> listeners;
         private final String run;
+        private final long round;
 
         Worker(Broadcast<NetBroadcastTuple> broadcast, boolean saveUpdater, WorkerConfiguration configuration,
                Collection<TrainingHook> hooks, Collection<TrainingListener> listeners,
-               StatsStorageRouterProvider router, String run) {
+               StatsStorageRouterProvider router, String run, long round) {
             super(broadcast, saveUpdater, configuration, hooks, listeners, router);
             this.broadcast = broadcast;
             this.listeners = listeners == null ? List.of() : new ArrayList<>(listeners);
             this.run = run;
+            this.round = round;
         }
 
         @Override
         public ComputationGraph getInitialModelGraph() {
-            ComputationGraph network = Idle.take(run);
+            ComputationGraph network = Idle.take(run, round);
             if (network == null) {
                 return super.getInitialModelGraph();
             }
@@ -254,52 +267,69 @@ final class ReusingParameterAveragingMaster extends ParameterAveragingTrainingMa
         }
 
         /**
-         * DL4J's result holds views of the network's parameters and optimizer state, and the
-         * aggregation adds into them: copies outside any workspace (in local mode the driver takes
-         * them from this task's thread), so that the network can go back to the idle ones for the
-         * next round.
+         * DL4J's result: views of the network's parameters and optimizer state, which the
+         * aggregation adds into (in local mode on the driver's thread, outside any workspace, as
+         * the network's arrays are). The network is lent with them until the next round.
          */
         @Override
         public ParameterAveragingTrainingResult getFinalResult(ComputationGraph network) {
             ParameterAveragingTrainingResult result = super.getFinalResult(network);
-            ParameterAveragingTrainingResult detached;
-            try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                detached = new ParameterAveragingTrainingResult(result.getParameters().dup(),
-                        result.getUpdaterState() == null ? null : result.getUpdaterState().dup(), result.getScore(),
-                        result.getListenerMetaData(), result.getListenerStaticInfo(), result.getListenerUpdates());
-            }
-            Idle.give(run, network);
-            return detached;
+            Idle.lend(run, round, network);
+            return result;
         }
     }
 
-    /** The idle networks of this JVM, of one run at a time. */
-    private static final class Idle {
+    /**
+     * The networks of this JVM between rounds, of one run at a time: idle ones, and those lent with
+     * the results of the round {@code lentIn}, which the driver may still be reading until another
+     * round of the run starts.
+     */
+    static final class Idle {
         private static String run;
         private static final Deque<ComputationGraph> NETWORKS = new ArrayDeque<>();
+        private static final List<ComputationGraph> LENT = new ArrayList<>();
+        private static long lentIn;
 
         private Idle() {
         }
 
-        static synchronized ComputationGraph take(String of) {
+        /** An idle network of the run for a task of this round, or null. */
+        static synchronized ComputationGraph take(String of, long round) {
             if (!of.equals(run)) {
-                NETWORKS.clear();
+                forgetAll();
                 run = of;
             }
+            takeBackUnless(round);
             return NETWORKS.pollFirst();
         }
 
-        static synchronized void give(String of, ComputationGraph network) {
-            if (of.equals(run)) {
-                NETWORKS.addFirst(network);
+        /** Lends the network with its result of this round. */
+        static synchronized void lend(String of, long round, ComputationGraph network) {
+            if (of.equals(run) && LENT.stream().noneMatch(lent -> lent == network)) {
+                takeBackUnless(round);
+                lentIn = round;
+                LENT.add(network);
             }
         }
 
         static synchronized void forget(String of) {
             if (of.equals(run)) {
-                NETWORKS.clear();
+                forgetAll();
                 run = null;
             }
+        }
+
+        /** The networks lent in another round are idle again: that round's results are averaged. */
+        private static void takeBackUnless(long round) {
+            if (round != lentIn) {
+                LENT.forEach(NETWORKS::addFirst);
+                LENT.clear();
+            }
+        }
+
+        private static void forgetAll() {
+            NETWORKS.clear();
+            LENT.clear();
         }
     }
 }

@@ -2,6 +2,7 @@ package io.sgdpo.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -195,39 +196,81 @@ class TrainingMastersTest {
     }
 
     /**
-     * A round of the project's master (in local mode its broadcast and results stay in the JVM; across
-     * JVMs they travel packed, tested below) leaves the network as DL4J's own master does, bit for
+     * Rounds of the project's master (in local mode its broadcast and results stay in the JVM; across
+     * JVMs they travel packed, tested below) leave the network as DL4J's own master does, bit for
      * bit: the same step on each worker from the same parameters, and the same sums of their results
-     * in the same order, on the same machine.
+     * in the same order, on the same machine. From the second round on, the project's workers train
+     * the networks they lent with their results the round before; DL4J's build new ones. Each round
+     * updates at its step's iteration count, which the project's trainer sets with its hook (DL4J's
+     * workers would otherwise start every round's network at iteration 0).
      */
     @Test
-    void aRoundOfTheProjectsMasterAveragesExactlyWhatDl4jsOwnRoundAverages() {
-        List<PairExample> minibatch = minibatches(1, 4).get(0);
+    void roundsOfTheProjectsMasterAverageExactlyWhatDl4jsOwnRoundsAverage() {
+        List<List<PairExample>> minibatches = minibatches(3, 4);
         PreferenceLoss loss = Losses.create(new LossSpec());
         PairedBatch layout = new PairedBatch(MODEL.maxLength(), 0);
-        List<DataSet> shares = List.of(layout.build(minibatch.subList(0, 2), loss, SEED, 0, DataType.FLOAT),
-                layout.build(minibatch.subList(2, 4), loss, SEED, 0, DataType.FLOAT));
         ComputationGraph start = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
                 DataType.FLOAT);
-
-        SparkComputationGraph dl4j = new SparkComputationGraph(sc, start.clone(), oneRound().build());
-        dl4j.fit(sc.parallelize(shares, 2));
-        String run = "packed-round-test";
-        ReusingParameterAveragingMaster master = new ReusingParameterAveragingMaster(oneRound(), run, shares.size());
-        SparkComputationGraph packed = new SparkComputationGraph(sc, start.clone(), master);
-        packed.fit(sc.parallelize(shares, 2));
-        master.deleteTempFiles(sc);
+        String run = "packed-rounds-test";
+        ComputationGraph dl4jNetwork = start.clone();
+        ComputationGraph projectNetwork = start.clone();
+        SparkComputationGraph dl4j = null;
+        SparkComputationGraph project = null;
+        for (int step = 0; step < minibatches.size(); step++) {
+            List<PairExample> minibatch = minibatches.get(step);
+            List<DataSet> shares = List.of(layout.build(minibatch.subList(0, 2), loss, SEED, step, DataType.FLOAT),
+                    layout.build(minibatch.subList(2, 4), loss, SEED, step, DataType.FLOAT));
+            dl4jNetwork.getConfiguration().setIterationCount(step);
+            dl4j = new SparkComputationGraph(sc, dl4jNetwork,
+                    oneRound().trainingHooks(new TrainingMasters.StepHook(step)).build());
+            dl4j.fit(sc.parallelize(shares, 2));
+            dl4jNetwork = dl4j.getNetwork();
+            ReusingParameterAveragingMaster master = new ReusingParameterAveragingMaster(
+                    oneRound().trainingHooks(new TrainingMasters.StepHook(step)), run, shares.size());
+            projectNetwork.getConfiguration().setIterationCount(step);
+            project = new SparkComputationGraph(sc, projectNetwork, master);
+            project.fit(sc.parallelize(shares, 2));
+            master.deleteTempFiles(sc);
+            projectNetwork = project.getNetwork();
+        }
         ReusingParameterAveragingMaster.forget(run);
 
-        ComputationGraph expected = dl4j.getNetwork();
-        ComputationGraph actual = packed.getNetwork();
-        assertTrue(Transforms.abs(expected.params().sub(start.params())).maxNumber().doubleValue() > 0,
-                "the round changed nothing");
-        assertArrayEquals(expected.params().toFloatVector(), actual.params().toFloatVector(), 0f, "parameters");
-        assertArrayEquals(expected.getUpdater().getStateViewArray().toFloatVector(),
-                actual.getUpdater().getStateViewArray().toFloatVector(), 0f, "Adam's state");
-        assertEquals(dl4j.getScore(), packed.getScore(), 0.0, "mean score");
-        assertEquals(expected.getConfiguration().getIterationCount(), actual.getConfiguration().getIterationCount());
+        assertTrue(Transforms.abs(dl4jNetwork.params().sub(start.params())).maxNumber().doubleValue() > 0,
+                "the rounds changed nothing");
+        assertArrayEquals(dl4jNetwork.params().toFloatVector(), projectNetwork.params().toFloatVector(), 0f,
+                "parameters");
+        assertArrayEquals(dl4jNetwork.getUpdater().getStateViewArray().toFloatVector(),
+                projectNetwork.getUpdater().getStateViewArray().toFloatVector(), 0f, "Adam's state");
+        assertEquals(dl4j.getScore(), project.getScore(), 0.0, "mean score");
+        assertEquals(dl4jNetwork.getConfiguration().getIterationCount(),
+                projectNetwork.getConfiguration().getIterationCount());
+    }
+
+    /**
+     * A worker's result is its network's own arrays, which the driver reads and adds into after the
+     * task: another task of the same round must never train that network, a task of the run's next
+     * round gets it back, and another run never does.
+     */
+    @Test
+    void aNetworkLentWithItsResultIsTrainedAgainOnlyInALaterRoundOfItsRun() {
+        ComputationGraph network = Decoder.create(MODEL, new PairedPreferenceLoss(new LossSpec()), new Adam(1e-2),
+                DataType.FLOAT);
+        String run = "lending-test";
+        assertNull(ReusingParameterAveragingMaster.Idle.take(run, 1));
+        ReusingParameterAveragingMaster.Idle.lend(run, 1, network);
+        ReusingParameterAveragingMaster.Idle.lend(run, 1, network);
+        assertNull(ReusingParameterAveragingMaster.Idle.take(run, 1), "a network lent in this very round");
+        assertSame(network, ReusingParameterAveragingMaster.Idle.take(run, 2));
+        assertNull(ReusingParameterAveragingMaster.Idle.take(run, 2), "lent twice, yet one network");
+
+        ReusingParameterAveragingMaster.Idle.lend(run, 2, network);
+        assertNull(ReusingParameterAveragingMaster.Idle.take("another-run", 3));
+        assertNull(ReusingParameterAveragingMaster.Idle.take(run, 4), "the other run's first task dropped it");
+
+        ReusingParameterAveragingMaster.Idle.lend(run, 4, network);
+        ReusingParameterAveragingMaster.forget(run);
+        assertNull(ReusingParameterAveragingMaster.Idle.take(run, 5), "forgotten at the end of the run");
+        ReusingParameterAveragingMaster.forget(run);
     }
 
     /** The broadcast of a round comes back from Java serialization as DL4J's tuple with the same arrays. */
