@@ -78,7 +78,7 @@ public abstract class CompensatedSameDiffLayer extends SameDiffLayer {
      * The layer's implementation with its passes written out, or null (the default) for DL4J's,
      * which runs the SameDiff graph.
      */
-    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+    protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
         return null;
     }
 

@@ -43,7 +43,7 @@ import org.nd4j.linalg.indexing.conditions.Conditions;
  * #setDirect(boolean) direct} off go through SameDiff's own passes, which stay the layer's
  * definition: the tests hold these passes to them.
  */
-abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDiffLayer {
+public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDiffLayer {
 
     private static final long serialVersionUID = 1L;
 
@@ -51,12 +51,14 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     /** Columns of ones and of 1/d for {@link #columnSums} and {@link #rowMeans}. */
     private transient INDArray onesColumn;
     private transient INDArray meanColumn;
+    /** The causal bias of the last pass's T and type ({@link #causalMask}). */
+    private transient INDArray mask;
     /** The input whose training forward pass the subclass's kept arrays hold; null: none. */
     private transient INDArray keptFor;
     /** T of the pass under way: the input's length. */
     private transient int passLength;
 
-    DirectPasses(NeuralNetConfiguration conf, DataType dataType) {
+    protected DirectPasses(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
     }
 
@@ -77,6 +79,16 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     /** T of the pass under way (the input's length, at most the layer's): rows are {@code [mb*T, d]}. */
     protected int passLength() {
         return passLength;
+    }
+
+    /** Channels of the layer's input {@code [mb, channels, T]}: the model width unless a subclass says otherwise. */
+    protected long inputChannels() {
+        return config().getModelWidth();
+    }
+
+    /** Channels of the layer's output {@code [mb, channels, T]}: the model width unless a subclass says otherwise. */
+    protected long outputChannels() {
+        return config().getModelWidth();
     }
 
     /**
@@ -107,7 +119,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
         long examples = input.size(0);
         long length = input.size(2);
         passLength = (int) length;
-        int width = config().getModelWidth();
+        long width = outputChannels();
         ArrayType kept = training ? ArrayType.ACTIVATIONS : null;
         INDArray rows = rows(input, mgr, training ? ArrayType.ACTIVATIONS : ArrayType.FF_WORKING_MEM);
         INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(),
@@ -129,7 +141,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
         long examples = input.size(0);
         long length = input.size(2);
         passLength = (int) length;
-        int width = config().getModelWidth();
+        long width = inputChannels();
         INDArray dOut = rows(epsilon, mgr, ArrayType.BP_WORKING_MEM);
         INDArray dIn = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(),
                 new long[] {examples, length, width}, 'c');
@@ -154,7 +166,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     }
 
     private boolean applies(INDArray in) {
-        return direct && in != null && in.rank() == 3 && in.size(1) == config().getModelWidth()
+        return direct && in != null && in.rank() == 3 && in.size(1) == inputChannels()
                 && in.size(2) >= 1 && in.size(2) <= config().getLength();
     }
 
@@ -174,7 +186,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     }
 
     /** {@code alpha op(a) op(b) + beta c} into {@code c}, by libnd4j's matmul op (batched for rank 3). */
-    static INDArray product(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
+    protected static INDArray product(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
                             double alpha, double beta) {
         Nd4j.exec(new Mmul(a, b, c, alpha, beta,
                 MMulTranspose.builder().transposeA(transposeA).transposeB(transposeB).build()));
@@ -182,7 +194,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
     }
 
     /** {@code a op(b)} into {@code c}. */
-    static INDArray product(INDArray a, INDArray b, boolean transposeB, INDArray c) {
+    protected static INDArray product(INDArray a, INDArray b, boolean transposeB, INDArray c) {
         return product(a, false, b, transposeB, c, 1.0, 0.0);
     }
 
@@ -245,8 +257,43 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
         return dIn.subi(normed).muliColumnVector(normalised.inverseStd());
     }
 
+    /**
+     * {@code c = alpha op(a) op(b)} for every example and each of {@code heads} attention heads of
+     * the pass under way ({@link HeadProducts}); {@code mgr} and {@code work} allocate the copies of
+     * the way through libnd4j's batched op.
+     */
+    protected INDArray headProduct(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
+                                   double alpha, int heads, LayerWorkspaceMgr mgr, ArrayType work) {
+        return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, heads, passLength, mgr, work);
+    }
+
+    /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, kept for the next pass of this T and type. */
+    protected INDArray causalMask(int length, DataType type) {
+        if (mask == null || mask.dataType() != type || mask.size(1) != length) {
+            try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+                mask = CausalAttention.causalBias(1, length, type);
+            }
+        }
+        return mask;
+    }
+
+    /**
+     * The attention scores' gradient in place of the gradient {@code g} of their softmax's output
+     * {@code weights} ({@code [mb*h, T, T]}, softmax over the last axis): {@code w (g - sum over
+     * keys of g w)}.
+     */
+    protected static void softmaxBackward(INDArray g, INDArray weights, LayerWorkspaceMgr mgr) {
+        ArrayType work = ArrayType.BP_WORKING_MEM;
+        INDArray weighted = mgr.createUninitialized(work, g.dataType(), g.shape(), 'c');
+        Nd4j.exec(new MulOp(g, weights, weighted));
+        INDArray sums = mgr.createUninitialized(work, g.dataType(), new long[] {g.size(0), g.size(1)}, 'c');
+        weighted.sum(sums, 2);
+        Nd4j.exec(new SubOp(g, sums.reshape(g.size(0), g.size(1), 1), g));
+        g.muli(weights);
+    }
+
     /** Each row's mean of {@code rows} {@code [n, d]} into {@code means} {@code [n, 1]}: {@code rows (1/d)}. */
-    INDArray rowMeans(INDArray rows, INDArray means) {
+    protected INDArray rowMeans(INDArray rows, INDArray means) {
         return product(rows, constantColumn(rows.dataType(), rows.size(1), 1.0 / rows.size(1)), false, means);
     }
 
@@ -254,7 +301,7 @@ abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff.SameDi
      * The column sums of {@code rows} {@code [n, d]} into {@code sums} {@code [1, d]}: {@code 1^T
      * rows}, a product (50 µs on {@code [1024, 256]} where the reduction over rows took 350).
      */
-    INDArray columnSums(INDArray rows, INDArray sums) {
+    protected INDArray columnSums(INDArray rows, INDArray sums) {
         return product(constantColumn(rows.dataType(), rows.size(0), 1.0), true, rows, false, sums, 1.0, 0.0);
     }
 

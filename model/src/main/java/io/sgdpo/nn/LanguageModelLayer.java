@@ -24,8 +24,8 @@ import org.nd4j.linalg.api.ops.impl.controlflow.compat.StopGradient;
  *   <li>The embedding lookup is a product with the one-hot rows of the ids, {@link #lookup}, not a
  *       gather: the gather's backward pass does not add the gradients of repeated ids (it keeps
  *       one, and not even the right one; {@code EmbeddingGradientTest} pins it). The product costs
- *       as much as the output head; a native scatter-add in a custom DL4J layer would be cheaper,
- *       a lead for speed work.</li>
+ *       as much as the output head. A layer with its passes written out ({@link DirectPasses},
+ *       Llama's) looks the rows up and adds each row's gradient to its token's row instead.</li>
  *   <li>DL4J asks SameDiff for the gradient with respect to the layer's input. Through the integer
  *       cast of the ids ND4J's Cast backward fails (no gradient reaches an integer), so the ids
  *       pass a stop-gradient first, and reach the output also through a term that is exactly

@@ -45,7 +45,7 @@ public class PositionEmbedding extends CompensatedSameDiffLayer {
     }
 
     @Override
-    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+    protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
         return new Impl(conf, networkDataType);
     }
 

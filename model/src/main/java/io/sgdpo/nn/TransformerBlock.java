@@ -99,7 +99,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
     }
 
     @Override
-    DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+    protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
         return new Impl(conf, networkDataType);
     }
 
@@ -171,9 +171,6 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
          */
         private static final double GELU_SLOPE = 1.702f;
 
-        /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, of the last pass's T and type. */
-        private transient INDArray mask;
-
         /** What a training forward pass keeps: rows {@code [n, d]} unless noted; the layer norms' statistics. */
         private transient Normalised norm1;
         private transient INDArray h;
@@ -214,7 +211,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             INDArray w = mgr.createUninitialized(keep, rows.dataType(), new long[] {n / length * b.heads, length,
                     length}, 'c');
             headProduct(q, false, k, true, w, scale(), mgr, work);
-            Nd4j.exec(new AddOp(w, mask(length, rows.dataType()), w));
+            Nd4j.exec(new AddOp(w, causalMask(length, rows.dataType()), w));
             Nd4j.exec(new SoftMax(w, w, 2));
             INDArray m = headProduct(w, false, v, false, mgr.createUninitialized(keep, rows.dataType(), rowsShape, 'c'),
                     1.0, mgr, work);
@@ -264,7 +261,7 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
                     new long[] {n, d}, 'c'));
             INDArray ds = headProduct(dm, false, values, true,
                     mgr.createUninitialized(work, type, weights.shape(), 'c'), 1.0, mgr, work);
-            softmaxBackward(ds, mgr);
+            softmaxBackward(ds, weights, mgr);
             // the query, key and value rows' gradients in turn, through one array
             INDArray branch = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
             INDArray dh = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
@@ -297,15 +294,6 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             return 1.0 / Math.sqrt(b.modelWidth / (double) b.heads);
         }
 
-        private INDArray mask(int length, DataType type) {
-            if (mask == null || mask.dataType() != type || mask.size(1) != length) {
-                try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
-                    mask = CausalAttention.causalBias(1, length, type);
-                }
-            }
-            return mask;
-        }
-
         /** {@code in W + b} into {@code out}. */
         private INDArray linear(INDArray in, String weight, String bias, INDArray out) {
             return product(in, getParam(weight), false, out).addiRowVector(getParam(bias));
@@ -330,22 +318,10 @@ public class TransformerBlock extends CompensatedSameDiffLayer {
             product(dOut, false, getParam(weight), true, dh, 1.0, keep);
         }
 
-        /** The scores' gradient in place of the weights' {@code g}: {@code w (g - sum over keys of g w)}. */
-        private void softmaxBackward(INDArray g, LayerWorkspaceMgr mgr) {
-            ArrayType work = ArrayType.BP_WORKING_MEM;
-            INDArray weighted = mgr.createUninitialized(work, g.dataType(), g.shape(), 'c');
-            Nd4j.exec(new MulOp(g, weights, weighted));
-            INDArray sums = mgr.createUninitialized(work, g.dataType(), new long[] {g.size(0), g.size(1)}, 'c');
-            weighted.sum(sums, 2);
-            Nd4j.exec(new SubOp(g, sums.reshape(g.size(0), g.size(1), 1), g));
-            g.muli(weights);
-        }
-
-        /** {@code c = alpha op(a) op(b)} for every example and head ({@link HeadProducts}). */
+        /** {@code c = alpha op(a) op(b)} for every example and head of the block. */
         private INDArray headProduct(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
                                      double alpha, LayerWorkspaceMgr mgr, ArrayType work) {
-            TransformerBlock block = block();
-            return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, block.heads, passLength(), mgr, work);
+            return headProduct(a, transposeA, b, transposeB, c, alpha, block().heads, mgr, work);
         }
     }
 }

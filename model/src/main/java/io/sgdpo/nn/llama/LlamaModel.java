@@ -2,10 +2,12 @@ package io.sgdpo.nn.llama;
 
 import io.sgdpo.nn.Architecture;
 import io.sgdpo.nn.CausalAttention;
+import io.sgdpo.nn.DirectPasses;
 import io.sgdpo.nn.LanguageModelLayer;
 import io.sgdpo.nn.WeightTable;
 import java.util.Map;
 import java.util.Objects;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -88,6 +90,11 @@ public class LlamaModel extends LanguageModelLayer {
             x = LlamaBlock.apply(sd, x, p, i, c, rope, attention);
         }
         return LlamaBlock.rmsNorm(sd, x, p.get(NORM), rmsNormEps);
+    }
+
+    @Override
+    protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+        return new LlamaPasses(conf, networkDataType);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.sgdpo.nn.llama;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -33,6 +34,21 @@ final class Rope {
     Rope(SameDiff sd, int headDim, int length, double theta, double queryScale, DataType type) {
         this.headDim = headDim;
         this.length = length;
+        double[][] angles = cosinesAndSines(headDim, length, theta);
+        long[] shape = {length, 1, headDim}; // broadcasts over [mb, T, heads, headDim]
+        this.cos = sd.constant(Nd4j.create(angles[0], shape, 'c').castTo(type));
+        this.sin = sd.constant(Nd4j.create(angles[1], shape, 'c').castTo(type));
+        this.queryCos = sd.constant(Nd4j.create(angles[0], shape, 'c').muli(queryScale).castTo(type));
+        this.querySin = sd.constant(Nd4j.create(angles[1], shape, 'c').muli(queryScale).castTo(type));
+        this.rotateHalf = sd.constant(rotateHalf(headDim, type));
+    }
+
+    /**
+     * The cosines and sines {@code [T * headDim]} of every position's angles, ordered (position,
+     * dimension j of a head): the angle of dimension j at position t is {@code t theta^(-2 (j mod
+     * n/2) / n)}.
+     */
+    static double[][] cosinesAndSines(int headDim, int length, double theta) {
         int half = headDim / 2;
         double[] cosValues = new double[length * headDim];
         double[] sinValues = new double[length * headDim];
@@ -43,17 +59,18 @@ final class Rope {
                 sinValues[t * headDim + j] = Math.sin(angle);
             }
         }
-        long[] shape = {length, 1, headDim}; // broadcasts over [mb, T, heads, headDim]
-        this.cos = sd.constant(Nd4j.create(cosValues, shape, 'c').castTo(type));
-        this.sin = sd.constant(Nd4j.create(sinValues, shape, 'c').castTo(type));
-        this.queryCos = sd.constant(Nd4j.create(cosValues, shape, 'c').muli(queryScale).castTo(type));
-        this.querySin = sd.constant(Nd4j.create(sinValues, shape, 'c').muli(queryScale).castTo(type));
-        double[] permutation = new double[headDim * headDim]; // x R = (-x[n/2:], x[:n/2])
+        return new double[][] {cosValues, sinValues};
+    }
+
+    /** The signed permutation {@code R [n, n]} with {@code x R = rotate_half(x) = (-x[n/2:], x[:n/2])}. */
+    static INDArray rotateHalf(int headDim, DataType type) {
+        int half = headDim / 2;
+        double[] permutation = new double[headDim * headDim];
         for (int j = 0; j < half; j++) {
             permutation[(j + half) * headDim + j] = -1;
             permutation[j * headDim + j + half] = 1;
         }
-        this.rotateHalf = sd.constant(Nd4j.create(permutation, new long[] {headDim, headDim}, 'c').castTo(type));
+        return Nd4j.create(permutation, new long[] {headDim, headDim}, 'c').castTo(type);
     }
 
     /** Rotates key rows {@code [mb*T, heads*headDim]} ordered (example, position). */

@@ -1,0 +1,173 @@
+package io.sgdpo.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sgdpo.loss.LossSpec;
+import io.sgdpo.loss.Losses;
+import io.sgdpo.nn.llama.LlamaConfig;
+import io.sgdpo.nn.llama.LlamaModel;
+import java.util.ArrayList;
+import java.util.List;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.learning.config.NoOp;
+
+/**
+ * {@link LlamaModel}'s passes written out (io.sgdpo.nn.llama.LlamaPasses) against the same model
+ * run from its SameDiff graph (the model's definition), on the same parameters and minibatch: tied
+ * and untied heads, with and without q/k/v biases, grouped key/value heads (4 query heads on 2) and
+ * plain multi-head attention. The passes compute the same function by other ops (a row lookup for
+ * the one-hot product, RMSNorm's mean square as a product, repeated key/value heads for the grouped
+ * products), so activations, score and gradients are compared within rounding: in double precision
+ * 1e-12 of the largest value, where that rounding is about 1e-16 and any mistake lands far above;
+ * in float32, which training uses, 1e-5. {@code ArchitectureGradientCheckTest} checks the same
+ * passes against finite differences.
+ */
+class LlamaPassesTest {
+
+    private static final LossSpec SPEC = new LossSpec("sgdpo", 0.2, 0.6, 0.9, 0.0, 0.5);
+    private static final int VOCAB = 29;
+    private static final int LENGTH = 12;
+
+    private static LlamaModel model(boolean tied, boolean qkvBias, int kvHeads) {
+        return new LlamaModel(new LlamaConfig(VOCAB, 16, 24, 2, 4, kvHeads, 4, 1e-5, 10000, tied, qkvBias, 16), LENGTH);
+    }
+
+    private static List<LlamaModel> models() {
+        return List.of(model(true, false, 2), model(false, true, 4), model(false, false, 1));
+    }
+
+    private static ComputationGraph graph(LlamaModel model, DataType type, boolean direct) {
+        ComputationGraph graph = new ComputationGraph(LanguageModels.configuration(model.withLength(LENGTH),
+                new PairedPreferenceLoss(SPEC), new Optimization(new NoOp(), 0, 0), type, 12345));
+        graph.init();
+        List<DirectPasses> layers = directLayers(graph);
+        assertEquals(1, layers.size(), "the whole model");
+        layers.forEach(layer -> layer.setDirect(direct));
+        return graph;
+    }
+
+    /** A graph with {@code direct}'s parameters that runs SameDiff's passes: the reference. */
+    private static ComputationGraph throughSameDiff(LlamaModel model, ComputationGraph direct) {
+        ComputationGraph sameDiff = graph(model, direct.params().dataType(), false);
+        sameDiff.setParams(direct.params());
+        return sameDiff;
+    }
+
+    private static List<DirectPasses> directLayers(ComputationGraph graph) {
+        List<DirectPasses> layers = new ArrayList<>();
+        for (Layer layer : graph.getLayers()) {
+            if (layer instanceof DirectPasses direct) {
+                layers.add(direct);
+            }
+        }
+        return layers;
+    }
+
+    private static DataSet batch(int length, DataType type, long seed) {
+        List<PairExample> pairs = TinyPairs.random(3, VOCAB, length, true, seed);
+        return new PairedBatch(length, TinyPairs.PAD).build(pairs, Losses.create(SPEC), 3, 0, type);
+    }
+
+    @Test
+    void theLogitsAreSameDiffsWithinDoubleRounding() {
+        for (LlamaModel model : models()) {
+            ComputationGraph direct = graph(model, DataType.DOUBLE, true);
+            ComputationGraph sameDiff = throughSameDiff(model, direct);
+            DataSet batch = batch(LENGTH, DataType.DOUBLE, 4);
+            for (boolean training : new boolean[] {false, true}) {
+                INDArray expected = sameDiff.feedForward(batch.getFeatures(), training).get(LanguageModels.MODEL);
+                INDArray actual = direct.feedForward(batch.getFeatures(), training).get(LanguageModels.MODEL);
+                double largest = expected.amaxNumber().doubleValue();
+                double difference = expected.sub(actual).amaxNumber().doubleValue();
+                assertTrue(largest > 0 && difference <= 1e-12 * largest, model.config() + (training ? ", training" : "")
+                        + ": off by " + difference + ", largest " + largest);
+            }
+            assertFalse(directLayers(direct).get(0).builtSameDiff(), "SameDiff ran");
+        }
+    }
+
+    @Test
+    void gradientsAreSameDiffsWithinDoubleRounding() {
+        for (LlamaModel model : models()) {
+            ComputationGraph direct = graph(model, DataType.DOUBLE, true);
+            ComputationGraph sameDiff = throughSameDiff(model, direct);
+            for (long seed : new long[] {5, 6}) { // twice: nothing the first step keeps may leak into the second
+                assertSameStep(model, sameDiff, direct, batch(LENGTH, DataType.DOUBLE, seed), 1e-12);
+            }
+            assertFalse(directLayers(direct).get(0).builtSameDiff(), "SameDiff ran");
+            assertTrue(directLayers(sameDiff).get(0).builtSameDiff(), "the reference did not run");
+        }
+    }
+
+    /** Training runs in float32: one step against SameDiff's within float32 rounding. */
+    @Test
+    void float32GradientsAreSameDiffsWithinFloatRounding() {
+        for (LlamaModel model : models()) {
+            ComputationGraph direct = graph(model, DataType.FLOAT, true);
+            assertSameStep(model, throughSameDiff(model, direct), direct, batch(LENGTH, DataType.FLOAT, 7), 1e-5);
+        }
+    }
+
+    /**
+     * Rows shorter than the model's length (8 positions of its 12) are the same step as the same
+     * pairs padded to its length: padding comes after every real position, which causal attention
+     * keeps from seeing it, and its targets are not scored. Within rounding (the products and the
+     * softmax sum over fewer exact zeros), 1e-12 in double precision.
+     */
+    @Test
+    void rowsShorterThanTheModelAreTheSameStep() {
+        LlamaModel model = model(true, true, 2);
+        ComputationGraph graph = graph(model, DataType.DOUBLE, true);
+        List<PairExample> pairs = TinyPairs.random(3, VOCAB, 8, true, 8);
+        var loss = Losses.create(SPEC);
+        DataSet full = new PairedBatch(LENGTH, TinyPairs.PAD).build(pairs, loss, 3, 0, DataType.DOUBLE);
+        DataSet shorter = new PairedBatch(8, TinyPairs.PAD).build(pairs, loss, 3, 0, DataType.DOUBLE);
+        assertEquals(8, shorter.getFeatures().size(2), "the minibatch's length");
+        double[] scores = new double[2];
+        INDArray[] gradients = new INDArray[2];
+        for (int i = 0; i < 2; i++) {
+            DataSet batch = i == 0 ? full : shorter;
+            graph.setInput(0, batch.getFeatures());
+            graph.setLabel(0, batch.getLabels());
+            graph.computeGradientAndScore();
+            scores[i] = graph.score();
+            gradients[i] = graph.gradient().gradient().dup();
+        }
+        assertEquals(scores[0], scores[1], 1e-12 * Math.abs(scores[0]), "score");
+        double largest = gradients[0].amaxNumber().doubleValue();
+        double difference = gradients[0].sub(gradients[1]).amaxNumber().doubleValue();
+        assertTrue(largest > 0 && difference <= 1e-12 * largest, "gradient off by " + difference + ", largest "
+                + largest);
+        assertFalse(directLayers(graph).get(0).builtSameDiff(), "SameDiff ran");
+    }
+
+    /**
+     * One training step of each graph on the batch: the scores within {@code tolerance} of the
+     * score, every parameter's gradient within {@code tolerance} of the whole gradient's largest
+     * entry.
+     */
+    private static void assertSameStep(LlamaModel model, ComputationGraph sameDiff, ComputationGraph direct,
+                                       DataSet batch, double tolerance) {
+        for (ComputationGraph graph : List.of(direct, sameDiff)) {
+            graph.setInput(0, batch.getFeatures());
+            graph.setLabel(0, batch.getLabels());
+            graph.computeGradientAndScore();
+        }
+        assertEquals(sameDiff.score(), direct.score(), tolerance * Math.abs(sameDiff.score()), "score");
+        double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
+        assertTrue(largest > 0, "no gradient");
+        for (String name : sameDiff.paramTable().keySet()) {
+            INDArray expected = sameDiff.gradient().getGradientFor(name);
+            double difference = expected.sub(direct.gradient().getGradientFor(name)).amaxNumber().doubleValue();
+            assertTrue(difference <= tolerance * largest, model.config() + " " + name + ": off by " + difference
+                    + ", largest entry " + expected.amaxNumber() + " of the gradient's " + largest);
+        }
+    }
+}
