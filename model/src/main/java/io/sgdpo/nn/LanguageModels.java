@@ -62,11 +62,13 @@ public final class LanguageModels {
 
     /**
      * Whether the model takes rows shorter than its length, so that a minibatch can be padded to its
-     * own longest row ({@link PairedBatch#forModel}): the decoder does ({@link Decoder#takesShorterRows});
-     * the imported architectures' SameDiff layer is a graph built for one length.
+     * own longest row ({@link PairedBatch#forModel}): the decoder does ({@link Decoder#takesShorterRows}),
+     * and so does a whole-model layer with its passes written out ({@link LanguageModelLayer#takesShorterRows}:
+     * llama; gpt2's SameDiff layer is a graph built for one length).
      */
     public static boolean takesShorterRows(ComputationGraphConfiguration conf) {
-        return wholeModel(conf) == null && Decoder.takesShorterRows(conf);
+        LanguageModelLayer layer = wholeModel(conf);
+        return layer == null ? Decoder.takesShorterRows(conf) : layer.takesShorterRows();
     }
 
     /** The whole-model layer of a llama or gpt2 graph, or null for a decoder (or anything else). */

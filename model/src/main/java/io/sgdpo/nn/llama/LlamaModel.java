@@ -97,6 +97,12 @@ public class LlamaModel extends LanguageModelLayer {
         return new LlamaPasses(conf, networkDataType);
     }
 
+    /** Its passes written out ({@link LlamaPasses}) take any length up to T. */
+    @Override
+    public boolean takesShorterRows() {
+        return true;
+    }
+
     @Override
     protected SDVariable headWeight(Map<String, SDVariable> p) {
         return p.get(tiedEmbeddings ? EMBED : HEAD);
