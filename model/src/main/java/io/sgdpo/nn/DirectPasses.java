@@ -202,7 +202,7 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
      * A layer norm's input rows normalised, {@code (x - mean) / std} {@code [n, d]}, and each row's
      * {@code 1 / std} {@code [n, 1]}: what its backward pass needs.
      */
-    record Normalised(INDArray rows, INDArray inverseStd) {
+    protected record Normalised(INDArray rows, INDArray inverseStd) {
     }
 
     /**
@@ -215,13 +215,23 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
      */
     Normalised layerNorm(INDArray in, INDArray gain, INDArray bias, INDArray out, LayerWorkspaceMgr mgr,
                          ArrayType type) {
+        return layerNorm(in, gain, bias, out, 0.0, mgr, type);
+    }
+
+    /** The layer norm above with {@code eps} added to the rows' variance (GPT-2's LayerNorm). */
+    protected Normalised layerNorm(INDArray in, INDArray gain, INDArray bias, INDArray out, double eps,
+                                   LayerWorkspaceMgr mgr, ArrayType type) {
         DataType dataType = in.dataType();
         INDArray normed = mgr.createUninitialized(type, dataType, in.shape(), 'c');
         INDArray inverseStd = mgr.createUninitialized(type, dataType, new long[] {in.size(0), 1}, 'c');
         Nd4j.exec(new SubOp(in, rowMeans(in, inverseStd), normed));
         INDArray squares = out;
         Nd4j.exec(new MulOp(normed, normed, squares));
-        Nd4j.exec(new RSqrt(rowMeans(squares, inverseStd), inverseStd));
+        rowMeans(squares, inverseStd);
+        if (eps != 0.0) {
+            inverseStd.addi(eps);
+        }
+        Nd4j.exec(new RSqrt(inverseStd, inverseStd));
         BooleanIndexing.replaceWhere(inverseStd, 0.0, Conditions.isInfinite());
         normed.muliColumnVector(inverseStd);
         Nd4j.exec(new MulOp(normed, gain, out));
@@ -239,7 +249,7 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
      * (libnd4j's {@code layer_norm_bp} took 5.8 ms on {@code [1024, 256]}, these ops under 2). Uses
      * up {@code normalised}.
      */
-    INDArray layerNormBackward(Normalised normalised, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
+    protected INDArray layerNormBackward(Normalised normalised, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
                                INDArray dBias, LayerWorkspaceMgr mgr) {
         INDArray normed = normalised.rows();
         INDArray perRow = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, normed.dataType(),

@@ -73,15 +73,6 @@ public abstract class LanguageModelLayer extends CompensatedSameDiffLayer {
     /** The longest sequence the model handles (its position table, or the positions it was trained for). */
     public abstract int maxPositions();
 
-    /**
-     * Whether the layer takes rows shorter than its length T, so that a minibatch can be padded to its
-     * own longest row: a layer whose passes are written out ({@link DirectPasses}) does; SameDiff's
-     * graph is built for T alone.
-     */
-    public boolean takesShorterRows() {
-        return false;
-    }
-
     /** The same layer built for another sequence length T (its parameters do not depend on T). */
     public abstract LanguageModelLayer withLength(int length);
 

@@ -63,12 +63,11 @@ public final class LanguageModels {
     /**
      * Whether the model takes rows shorter than its length, so that a minibatch can be padded to its
      * own longest row ({@link PairedBatch#forModel}): the decoder does ({@link Decoder#takesShorterRows}),
-     * and so does a whole-model layer with its passes written out ({@link LanguageModelLayer#takesShorterRows}:
-     * llama; gpt2's SameDiff layer is a graph built for one length).
+     * and so do llama and gpt2, whose passes are written out ({@link WholeModelPasses}; their SameDiff
+     * graphs are built for one length).
      */
     public static boolean takesShorterRows(ComputationGraphConfiguration conf) {
-        LanguageModelLayer layer = wholeModel(conf);
-        return layer == null ? Decoder.takesShorterRows(conf) : layer.takesShorterRows();
+        return wholeModel(conf) != null || Decoder.takesShorterRows(conf);
     }
 
     /** The whole-model layer of a llama or gpt2 graph, or null for a decoder (or anything else). */

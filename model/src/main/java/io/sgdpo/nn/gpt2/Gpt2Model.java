@@ -2,10 +2,12 @@ package io.sgdpo.nn.gpt2;
 
 import io.sgdpo.nn.Architecture;
 import io.sgdpo.nn.CausalAttention;
+import io.sgdpo.nn.DirectPasses;
 import io.sgdpo.nn.LanguageModelLayer;
 import io.sgdpo.nn.WeightTable;
 import java.util.Map;
 import java.util.Objects;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -25,6 +27,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * l<i>Fc [d, inner]}, {@code l<i>FcBias [1, inner]}, {@code l<i>MlpProj [inner, d]}, {@code
  * l<i>MlpProjBias [1, d]}; then {@code lnfGain}, {@code lnfBias [1, d]}. Gains and biases are DL4J
  * bias parameters, which DL4J's weight decay leaves alone.
+ *
+ * <p>DL4J runs the layer as {@link Gpt2Passes}: its passes written out, which take any length up to T.
  */
 public class Gpt2Model extends LanguageModelLayer {
 
@@ -79,6 +83,11 @@ public class Gpt2Model extends LanguageModelLayer {
             x = Gpt2Block.apply(sd, x, p, i, c, attention);
         }
         return Gpt2Block.layerNorm(sd, x, p.get(LNF_GAIN), p.get(LNF_BIAS), layerNormEps);
+    }
+
+    @Override
+    protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
+        return new Gpt2Passes(conf, networkDataType);
     }
 
     @Override

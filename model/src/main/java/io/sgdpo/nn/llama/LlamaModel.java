@@ -28,6 +28,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * [d, ffn]}; then {@code norm [1, d]} and, untied, {@code head [V, d]}. Norm gains and biases are
  * registered as DL4J bias parameters, which DL4J's weight decay leaves alone (as the usual AdamW
  * recipe exempts them).
+ *
+ * <p>DL4J runs the layer as {@link LlamaPasses}: its passes written out, which take any length up to T.
  */
 public class LlamaModel extends LanguageModelLayer {
 
@@ -95,12 +97,6 @@ public class LlamaModel extends LanguageModelLayer {
     @Override
     protected DirectPasses directPasses(NeuralNetConfiguration conf, DataType networkDataType) {
         return new LlamaPasses(conf, networkDataType);
-    }
-
-    /** Its passes written out ({@link LlamaPasses}) take any length up to T. */
-    @Override
-    public boolean takesShorterRows() {
-        return true;
     }
 
     @Override

@@ -1,6 +1,6 @@
 package io.sgdpo.nn.llama;
 
-import io.sgdpo.nn.DirectPasses;
+import io.sgdpo.nn.WholeModelPasses;
 import java.util.Map;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.workspace.ArrayType;
@@ -8,9 +8,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
-import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.AddOp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.nd4j.linalg.factory.Nd4j;
@@ -18,26 +16,21 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * {@link LlamaModel}'s forward and backward passes written out with libnd4j's ops ({@link
- * DirectPasses}) instead of run from its SameDiff graph, which stays the model's definition and the
- * path of what these passes do not take. The function is the graph's, by its ops in its order, with
- * these differences:
+ * WholeModelPasses}) instead of run from its SameDiff graph, which stays the model's definition and
+ * the path of what these passes do not take. The function is the graph's, by its ops in its order,
+ * with these differences:
  * <ul>
- *   <li>The embedding is a row lookup, and its gradient each row's gradient added to its token's row
- *       (the graph's product with the ids' one-hot rows cost as much as the output head, twice).</li>
- *   <li>RMSNorm's mean square is a product by a column of 1/d ({@link DirectPasses#rowMeans}).</li>
+ *   <li>The embedding is a row lookup ({@link WholeModelPasses#lookup}).</li>
+ *   <li>RMSNorm's mean square is a product by a column of 1/d ({@link WholeModelPasses#rowMeans}).</li>
  *   <li>Grouped key/value heads are repeated for their query heads, as transformers' {@code
  *       repeat_kv} does, and the repeated heads' gradients summed back; the attention's products go
- *       head by head to CBLAS where {@link DirectPasses#headProduct} can.</li>
+ *       head by head to CBLAS where {@link WholeModelPasses#headProduct} can.</li>
  * </ul>
  * The backward pass starts from what the training forward pass kept: SameDiff's ran the whole
- * forward pass again and kept every intermediate of both. Its gradient is the model's own: DL4J's
- * doubled gradient is a fault of the SameDiff path, which the model's compensation is for.
- *
- * <p>Rows are {@code [mb*T, width]}, ordered (example, position): the ids {@code [mb*T, 1]} in,
- * the logits {@code [mb*T, V]} out. T is the input's, any length up to the model's: the rotary
- * tables are built for the pass's positions.
+ * forward pass again and kept every intermediate of both. T is the input's, any length up to the
+ * model's: the rotary tables are built for the pass's positions.
  */
-final class LlamaPasses extends DirectPasses {
+final class LlamaPasses extends WholeModelPasses {
 
     private static final long serialVersionUID = 1L;
 
@@ -50,11 +43,7 @@ final class LlamaPasses extends DirectPasses {
         Rms attentionNorm;
         INDArray h;
         /** Queries after the rotation (and the attention's scale), keys after it and values, as many heads as queries. */
-        INDArray queries;
-        INDArray keys;
-        INDArray values;
-        /** The attention weights {@code [mb*heads, T, T]}, after the softmax. */
-        INDArray weights;
+        Attention attention;
         INDArray attended;
         Rms mlpNorm;
         INDArray h2;
@@ -86,16 +75,6 @@ final class LlamaPasses extends DirectPasses {
     }
 
     @Override
-    protected long inputChannels() {
-        return 1;
-    }
-
-    @Override
-    protected long outputChannels() {
-        return model().getVocabSize();
-    }
-
-    @Override
     protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
         ArrayType keep = kept == null ? ArrayType.FF_WORKING_MEM : kept;
         ArrayType work = ArrayType.FF_WORKING_MEM;
@@ -105,48 +84,41 @@ final class LlamaPasses extends DirectPasses {
         int d = c.hiddenSize();
         int width = c.heads() * c.headDim();
         int rep = c.heads() / c.kvHeads();
-        int length = passLength();
-        rotaryTables(c, length, type);
-        int[] tokens = rows.reshape(n).toIntVector();
-        INDArray x = mgr.createUninitialized(work, type, new long[] {n, d}, 'c');
-        Nd4j.pullRows(getParam(LlamaModel.EMBED), x, 1, tokens);
+        rotaryTables(c, passLength(), type);
+        int[] tokens = tokenIds(rows);
+        INDArray x = lookup(getParam(LlamaModel.EMBED), tokens, newRows(mgr, work, type, n, d));
         Kept[] kepts = new Kept[c.layers()];
+        int kvWidth = c.kvHeads() * c.headDim();
         for (int i = 0; i < c.layers(); i++) {
             Kept b = new Kept();
-            b.h = create(mgr, keep, type, n, d);
+            b.h = newRows(mgr, keep, type, n, d);
             b.attentionNorm = rmsNorm(x, param(i, LlamaBlock.ATTN_NORM), b.h, c.rmsNormEps(), mgr, keep);
-            INDArray q = linear(b.h, i, LlamaBlock.Q, LlamaBlock.Q_BIAS, create(mgr, work, type, n, width));
-            b.queries = rotate(q, queryCos, querySin, create(mgr, keep, type, n, width), mgr, work);
-            int kvWidth = c.kvHeads() * c.headDim();
-            INDArray k = linear(b.h, i, LlamaBlock.K, LlamaBlock.K_BIAS, create(mgr, work, type, n, kvWidth));
-            INDArray rotatedK = rotate(k, keyCos, keySin, create(mgr, rep == 1 ? keep : work, type, n, kvWidth),
+            INDArray q = linear(b.h, i, LlamaBlock.Q, LlamaBlock.Q_BIAS, newRows(mgr, work, type, n, width));
+            INDArray queries = rotate(q, queryCos, querySin, newRows(mgr, keep, type, n, width), mgr, work);
+            INDArray k = linear(b.h, i, LlamaBlock.K, LlamaBlock.K_BIAS, newRows(mgr, work, type, n, kvWidth));
+            INDArray rotatedK = rotate(k, keyCos, keySin, newRows(mgr, rep == 1 ? keep : work, type, n, kvWidth),
                     mgr, work);
-            b.keys = repeatKv(rotatedK, rep, mgr, keep);
-            INDArray v = linear(b.h, i, LlamaBlock.V, LlamaBlock.V_BIAS, create(mgr, rep == 1 ? keep : work, type,
+            INDArray v = linear(b.h, i, LlamaBlock.V, LlamaBlock.V_BIAS, newRows(mgr, rep == 1 ? keep : work, type,
                     n, kvWidth));
-            b.values = repeatKv(v, rep, mgr, keep);
-            b.weights = mgr.createUninitialized(keep, type, new long[] {n / length * c.heads(), length, length}, 'c');
-            headProduct(b.queries, false, b.keys, true, b.weights, 1.0, c.heads(), mgr, work);
-            Nd4j.exec(new AddOp(b.weights, causalMask(length, type), b.weights));
-            Nd4j.exec(new SoftMax(b.weights, b.weights, 2));
-            b.attended = headProduct(b.weights, false, b.values, false, create(mgr, keep, type, n, width), 1.0,
-                    c.heads(), mgr, work);
-            x.addi(linear(b.attended, i, LlamaBlock.O, null, create(mgr, work, type, n, d)));
+            b.attended = newRows(mgr, keep, type, n, width);
+            b.attention = attend(queries, repeatKv(rotatedK, rep, mgr, keep), repeatKv(v, rep, mgr, keep), c.heads(),
+                    b.attended, mgr, keep);
+            x.addi(linear(b.attended, i, LlamaBlock.O, null, newRows(mgr, work, type, n, d)));
 
-            b.h2 = create(mgr, keep, type, n, d);
+            b.h2 = newRows(mgr, keep, type, n, d);
             b.mlpNorm = rmsNorm(x, param(i, LlamaBlock.MLP_NORM), b.h2, c.rmsNormEps(), mgr, keep);
             int ffn = c.intermediateSize();
-            b.gate = linear(b.h2, i, LlamaBlock.GATE, null, create(mgr, keep, type, n, ffn));
-            b.up = linear(b.h2, i, LlamaBlock.UP, null, create(mgr, keep, type, n, ffn));
-            b.sigmoid = create(mgr, keep, type, n, ffn);
+            b.gate = linear(b.h2, i, LlamaBlock.GATE, null, newRows(mgr, keep, type, n, ffn));
+            b.up = linear(b.h2, i, LlamaBlock.UP, null, newRows(mgr, keep, type, n, ffn));
+            b.sigmoid = newRows(mgr, keep, type, n, ffn);
             Nd4j.exec(new Sigmoid(b.gate, b.sigmoid));
-            b.product = create(mgr, keep, type, n, ffn);
+            b.product = newRows(mgr, keep, type, n, ffn);
             Nd4j.exec(new MulOp(b.gate, b.sigmoid, b.product));
             b.product.muli(b.up);
-            x.addi(linear(b.product, i, LlamaBlock.DOWN, null, create(mgr, work, type, n, d)));
+            x.addi(linear(b.product, i, LlamaBlock.DOWN, null, newRows(mgr, work, type, n, d)));
             kepts[i] = b;
         }
-        INDArray normed = create(mgr, keep, type, n, d);
+        INDArray normed = newRows(mgr, keep, type, n, d);
         Rms last = rmsNorm(x, getParam(LlamaModel.NORM), normed, c.rmsNormEps(), mgr, keep);
         product(normed, headWeight(), true, out);
         if (kept != null) {
@@ -170,45 +142,40 @@ final class LlamaPasses extends DirectPasses {
         INDArray embedGradient = g.get(LlamaModel.EMBED);
         // the head's gradient; tied, the embedding's rows add to it below
         product(dLogits, true, hidden, false, c.tiedEmbeddings() ? embedGradient : g.get(LlamaModel.HEAD), 1.0, 0.0);
-        INDArray dHidden = product(dLogits, headWeight(), false, create(mgr, work, type, n, d));
-        INDArray dx = create(mgr, work, type, n, d);
+        INDArray dHidden = product(dLogits, headWeight(), false, newRows(mgr, work, type, n, d));
+        INDArray dx = newRows(mgr, work, type, n, d);
         rmsNormBackward(finalNorm, getParam(LlamaModel.NORM), dHidden, dx, g.get(LlamaModel.NORM), mgr);
-        INDArray branch = create(mgr, work, type, n, d);
+        INDArray branch = newRows(mgr, work, type, n, d);
         for (int i = c.layers() - 1; i >= 0; i--) {
             Kept b = blocks[i];
             int ffn = c.intermediateSize();
             // x2 = x1 + (silu(gate) up) Wd^T
             INDArray dProduct = linearBackward(b.product, dx, i, LlamaBlock.DOWN, null, g,
-                    create(mgr, work, type, n, ffn), 0.0);
-            INDArray silu = create(mgr, work, type, n, ffn);
+                    newRows(mgr, work, type, n, ffn), 0.0);
+            INDArray silu = newRows(mgr, work, type, n, ffn);
             Nd4j.exec(new MulOp(b.gate, b.sigmoid, silu));
             INDArray dUp = silu.muli(dProduct);
             // d silu / d gate = s (1 + gate (1 - s))
-            INDArray dGate = b.sigmoid.rsub(1.0, create(mgr, work, type, n, ffn)).muli(b.gate).addi(1.0)
+            INDArray dGate = b.sigmoid.rsub(1.0, newRows(mgr, work, type, n, ffn)).muli(b.gate).addi(1.0)
                     .muli(b.sigmoid).muli(b.up).muli(dProduct);
-            INDArray dh2 = create(mgr, work, type, n, d);
+            INDArray dh2 = newRows(mgr, work, type, n, d);
             linearBackward(b.h2, dGate, i, LlamaBlock.GATE, null, g, dh2, 0.0);
             linearBackward(b.h2, dUp, i, LlamaBlock.UP, null, g, dh2, 1.0);
             dx.addi(rmsNormBackward(b.mlpNorm, param(i, LlamaBlock.MLP_NORM), dh2, branch,
                     g.get(LlamaBlock.param(i, LlamaBlock.MLP_NORM)), mgr));
             // x1 = x + attended Wo^T
             INDArray dAttended = linearBackward(b.attended, dx, i, LlamaBlock.O, null, g,
-                    create(mgr, work, type, n, width), 0.0);
-            INDArray dScores = headProduct(dAttended, false, b.values, true,
-                    mgr.createUninitialized(work, type, b.weights.shape(), 'c'), 1.0, c.heads(), mgr, work);
-            softmaxBackward(dScores, b.weights, mgr);
-            INDArray dh = create(mgr, work, type, n, d);
-            INDArray dQueries = headProduct(dScores, false, b.keys, false, create(mgr, work, type, n, width), 1.0,
-                    c.heads(), mgr, work);
-            INDArray dq = unrotate(dQueries, queryCos, querySin, create(mgr, work, type, n, width), mgr);
+                    newRows(mgr, work, type, n, width), 0.0);
+            INDArray dQueries = newRows(mgr, work, type, n, width);
+            INDArray dKeys = newRows(mgr, work, type, n, width);
+            INDArray dValues = newRows(mgr, work, type, n, width);
+            attendBackward(b.attention, dAttended, c.heads(), dQueries, dKeys, dValues, mgr);
+            INDArray dh = newRows(mgr, work, type, n, d);
+            INDArray dq = unrotate(dQueries, queryCos, querySin, newRows(mgr, work, type, n, width), mgr);
             linearBackward(b.h, dq, i, LlamaBlock.Q, LlamaBlock.Q_BIAS, g, dh, 0.0);
-            INDArray dKeys = headProduct(dScores, true, b.queries, false, create(mgr, work, type, n, width), 1.0,
-                    c.heads(), mgr, work);
-            INDArray dk = unrotate(sumGroups(dKeys, rep, mgr), keyCos, keySin, create(mgr, work, type, n, kvWidth),
+            INDArray dk = unrotate(sumGroups(dKeys, rep, mgr), keyCos, keySin, newRows(mgr, work, type, n, kvWidth),
                     mgr);
             linearBackward(b.h, dk, i, LlamaBlock.K, LlamaBlock.K_BIAS, g, dh, 1.0);
-            INDArray dValues = headProduct(b.weights, true, dAttended, false, create(mgr, work, type, n, width), 1.0,
-                    c.heads(), mgr, work);
             linearBackward(b.h, sumGroups(dValues, rep, mgr), i, LlamaBlock.V, LlamaBlock.V_BIAS, g, dh, 1.0);
             dx.addi(rmsNormBackward(b.attentionNorm, param(i, LlamaBlock.ATTN_NORM), dh, branch,
                     g.get(LlamaBlock.param(i, LlamaBlock.ATTN_NORM)), mgr));
@@ -216,9 +183,7 @@ final class LlamaPasses extends DirectPasses {
         if (!c.tiedEmbeddings()) {
             embedGradient.assign(0.0);
         }
-        for (int r = 0; r < ids.length; r++) {
-            embedGradient.getRow(ids[r]).addi(dx.getRow(r));
-        }
+        addToRows(embedGradient, ids, dx);
         dIds.assign(0.0); // the ids are not differentiable: their gradient is 0, as the graph's
     }
 
@@ -238,29 +203,16 @@ final class LlamaPasses extends DirectPasses {
         return getParam(model().isTiedEmbeddings() ? LlamaModel.EMBED : LlamaModel.HEAD);
     }
 
-    private static INDArray create(LayerWorkspaceMgr mgr, ArrayType type, DataType dataType, long rows, long columns) {
-        return mgr.createUninitialized(type, dataType, new long[] {rows, columns}, 'c');
-    }
-
     /** {@code in W^T (+ b)} into {@code out}, W {@code [out, in]} as torch's nn.Linear; b null: none. */
     private INDArray linear(INDArray in, int block, String weight, String bias, INDArray out) {
-        product(in, param(block, weight), true, out);
-        INDArray b = bias == null ? null : param(block, bias);
-        return b == null ? out : out.addiRowVector(b);
+        return linear(in, param(block, weight), true, bias == null ? null : param(block, bias), out);
     }
 
-    /**
-     * Of {@link #linear}: W's (and b's) gradient into {@code g}, and {@code dIn = keep dIn + dOut W}
-     * (the input's gradient, added to what {@code dIn} holds when {@code keep} is 1).
-     */
+    /** Of {@link #linear}: W's (and b's) gradient into {@code g}, and {@code dIn = keep dIn + dOut W}. */
     private INDArray linearBackward(INDArray in, INDArray dOut, int block, String weight, String bias,
                                     Map<String, INDArray> g, INDArray dIn, double keep) {
-        product(dOut, true, in, false, g.get(LlamaBlock.param(block, weight)), 1.0, 0.0);
-        INDArray dBias = bias == null ? null : g.get(LlamaBlock.param(block, bias));
-        if (dBias != null) {
-            columnSums(dOut, dBias);
-        }
-        return product(dOut, false, param(block, weight), false, dIn, 1.0, keep);
+        return linearBackward(in, dOut, param(block, weight), true, g.get(LlamaBlock.param(block, weight)),
+                bias == null ? null : g.get(LlamaBlock.param(block, bias)), dIn, keep);
     }
 
     /** Rows {@code x} divided by their root mean square (plus eps), times the gain {@code [1, d]}, into {@code out}. */
@@ -334,7 +286,7 @@ final class LlamaPasses extends DirectPasses {
         int headDim = model().getHeadDim();
         long n = rows.size(0);
         long kvHeads = rows.size(1) / headDim;
-        INDArray repeated = create(mgr, type, rows.dataType(), n, rows.size(1) * rep);
+        INDArray repeated = newRows(mgr, type, rows.dataType(), n, rows.size(1) * rep);
         INDArray grouped = repeated.reshape('c', n, kvHeads, rep, headDim);
         INDArray source = rows.reshape('c', n, kvHeads, headDim);
         for (int r = 0; r < rep; r++) {
@@ -352,7 +304,7 @@ final class LlamaPasses extends DirectPasses {
         int headDim = model().getHeadDim();
         long n = rows.size(0);
         long kvHeads = rows.size(1) / headDim / rep;
-        INDArray sums = create(mgr, ArrayType.BP_WORKING_MEM, rows.dataType(), n, kvHeads * headDim);
+        INDArray sums = newRows(mgr, ArrayType.BP_WORKING_MEM, rows.dataType(), n, kvHeads * headDim);
         rows.reshape('c', n, kvHeads, rep, headDim).sum(sums.reshape('c', n, kvHeads, headDim), 2);
         return sums;
     }

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
+import io.sgdpo.nn.gpt2.Gpt2Config;
+import io.sgdpo.nn.gpt2.Gpt2Model;
 import io.sgdpo.nn.llama.LlamaConfig;
 import io.sgdpo.nn.llama.LlamaModel;
 import java.util.ArrayList;
@@ -19,31 +21,37 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.NoOp;
 
 /**
- * {@link LlamaModel}'s passes written out (io.sgdpo.nn.llama.LlamaPasses) against the same model
- * run from its SameDiff graph (the model's definition), on the same parameters and minibatch: tied
- * and untied heads, with and without q/k/v biases, grouped key/value heads (4 query heads on 2) and
- * plain multi-head attention. The passes compute the same function by other ops (a row lookup for
- * the one-hot product, RMSNorm's mean square as a product, repeated key/value heads for the grouped
- * products), so activations, score and gradients are compared within rounding: in double precision
- * 1e-12 of the largest value, where that rounding is about 1e-16 and any mistake lands far above;
- * in float32, which training uses, 1e-5. {@code ArchitectureGradientCheckTest} checks the same
- * passes against finite differences.
+ * The whole-model layers' passes written out ({@link WholeModelPasses}: io.sgdpo.nn.llama.LlamaPasses,
+ * io.sgdpo.nn.gpt2.Gpt2Passes) against the same model run from its SameDiff graph (the model's
+ * definition), on the same parameters and minibatch: Llama with a tied and an untied head, with and
+ * without q/k/v biases, grouped key/value heads (4 query heads on 2) and plain multi-head attention;
+ * GPT-2 with a position table longer than the model's length. The passes compute the same function
+ * by other ops (a row lookup for the one-hot product, the norms' statistics as products, repeated
+ * key/value heads for the grouped products), so activations, score and gradients are compared within
+ * rounding: in double precision 1e-12 of the largest value, where that rounding is about 1e-16 and
+ * any mistake lands far above; in float32, which training uses, 1e-5. {@code
+ * ArchitectureGradientCheckTest} checks the same passes against finite differences.
  */
-class LlamaPassesTest {
+class WholeModelPassesTest {
 
     private static final LossSpec SPEC = new LossSpec("sgdpo", 0.2, 0.6, 0.9, 0.0, 0.5);
     private static final int VOCAB = 29;
     private static final int LENGTH = 12;
 
-    private static LlamaModel model(boolean tied, boolean qkvBias, int kvHeads) {
+    private static LlamaModel llama(boolean tied, boolean qkvBias, int kvHeads) {
         return new LlamaModel(new LlamaConfig(VOCAB, 16, 24, 2, 4, kvHeads, 4, 1e-5, 10000, tied, qkvBias, 16), LENGTH);
     }
 
-    private static List<LlamaModel> models() {
-        return List.of(model(true, false, 2), model(false, true, 4), model(false, false, 1));
+    private static List<LanguageModelLayer> models() {
+        return List.of(llama(true, false, 2), llama(false, true, 4), llama(false, false, 1),
+                new Gpt2Model(new Gpt2Config(VOCAB, 16, 2, 4, 64, 16, 1e-5), LENGTH));
     }
 
-    private static ComputationGraph graph(LlamaModel model, DataType type, boolean direct) {
+    private static String name(LanguageModelLayer model) {
+        return model instanceof LlamaModel llama ? llama.config().toString() : ((Gpt2Model) model).config().toString();
+    }
+
+    private static ComputationGraph graph(LanguageModelLayer model, DataType type, boolean direct) {
         ComputationGraph graph = new ComputationGraph(LanguageModels.configuration(model.withLength(LENGTH),
                 new PairedPreferenceLoss(SPEC), new Optimization(new NoOp(), 0, 0), type, 12345));
         graph.init();
@@ -54,7 +62,7 @@ class LlamaPassesTest {
     }
 
     /** A graph with {@code direct}'s parameters that runs SameDiff's passes: the reference. */
-    private static ComputationGraph throughSameDiff(LlamaModel model, ComputationGraph direct) {
+    private static ComputationGraph throughSameDiff(LanguageModelLayer model, ComputationGraph direct) {
         ComputationGraph sameDiff = graph(model, direct.params().dataType(), false);
         sameDiff.setParams(direct.params());
         return sameDiff;
@@ -77,7 +85,7 @@ class LlamaPassesTest {
 
     @Test
     void theLogitsAreSameDiffsWithinDoubleRounding() {
-        for (LlamaModel model : models()) {
+        for (LanguageModelLayer model : models()) {
             ComputationGraph direct = graph(model, DataType.DOUBLE, true);
             ComputationGraph sameDiff = throughSameDiff(model, direct);
             DataSet batch = batch(LENGTH, DataType.DOUBLE, 4);
@@ -86,7 +94,7 @@ class LlamaPassesTest {
                 INDArray actual = direct.feedForward(batch.getFeatures(), training).get(LanguageModels.MODEL);
                 double largest = expected.amaxNumber().doubleValue();
                 double difference = expected.sub(actual).amaxNumber().doubleValue();
-                assertTrue(largest > 0 && difference <= 1e-12 * largest, model.config() + (training ? ", training" : "")
+                assertTrue(largest > 0 && difference <= 1e-12 * largest, name(model) + (training ? ", training" : "")
                         + ": off by " + difference + ", largest " + largest);
             }
             assertFalse(directLayers(direct).get(0).builtSameDiff(), "SameDiff ran");
@@ -95,7 +103,7 @@ class LlamaPassesTest {
 
     @Test
     void gradientsAreSameDiffsWithinDoubleRounding() {
-        for (LlamaModel model : models()) {
+        for (LanguageModelLayer model : models()) {
             ComputationGraph direct = graph(model, DataType.DOUBLE, true);
             ComputationGraph sameDiff = throughSameDiff(model, direct);
             for (long seed : new long[] {5, 6}) { // twice: nothing the first step keeps may leak into the second
@@ -109,7 +117,7 @@ class LlamaPassesTest {
     /** Training runs in float32: one step against SameDiff's within float32 rounding. */
     @Test
     void float32GradientsAreSameDiffsWithinFloatRounding() {
-        for (LlamaModel model : models()) {
+        for (LanguageModelLayer model : models()) {
             ComputationGraph direct = graph(model, DataType.FLOAT, true);
             assertSameStep(model, throughSameDiff(model, direct), direct, batch(LENGTH, DataType.FLOAT, 7), 1e-5);
         }
@@ -119,11 +127,17 @@ class LlamaPassesTest {
      * Rows shorter than the model's length (8 positions of its 12) are the same step as the same
      * pairs padded to its length: padding comes after every real position, which causal attention
      * keeps from seeing it, and its targets are not scored. Within rounding (the products and the
-     * softmax sum over fewer exact zeros), 1e-12 in double precision.
+     * softmax sum over fewer exact zeros), 1e-12 in double precision; and the same again after a step
+     * on rows of the model's whole length (GPT-2's position rows past the shorter length get 0).
      */
     @Test
     void rowsShorterThanTheModelAreTheSameStep() {
-        LlamaModel model = model(true, true, 2);
+        for (LanguageModelLayer model : List.of(llama(true, true, 2), models().get(3))) {
+            assertShorterRowsAreTheSameStep(model);
+        }
+    }
+
+    private static void assertShorterRowsAreTheSameStep(LanguageModelLayer model) {
         ComputationGraph graph = graph(model, DataType.DOUBLE, true);
         List<PairExample> pairs = TinyPairs.random(3, VOCAB, 8, true, 8);
         var loss = Losses.create(SPEC);
@@ -140,11 +154,19 @@ class LlamaPassesTest {
             scores[i] = graph.score();
             gradients[i] = graph.gradient().gradient().dup();
         }
-        assertEquals(scores[0], scores[1], 1e-12 * Math.abs(scores[0]), "score");
+        assertEquals(scores[0], scores[1], 1e-12 * Math.abs(scores[0]), name(model) + ": score");
         double largest = gradients[0].amaxNumber().doubleValue();
         double difference = gradients[0].sub(gradients[1]).amaxNumber().doubleValue();
-        assertTrue(largest > 0 && difference <= 1e-12 * largest, "gradient off by " + difference + ", largest "
+        assertTrue(largest > 0 && difference <= 1e-12 * largest, name(model) + ": gradient off by " + difference + ", largest "
                 + largest);
+        // after a step whose rows reach every position, the shorter step must clear what it does not reach
+        for (DataSet batch : List.of(batch(LENGTH, DataType.DOUBLE, 4), shorter)) {
+            graph.setInput(0, batch.getFeatures());
+            graph.setLabel(0, batch.getLabels());
+            graph.computeGradientAndScore();
+        }
+        double again = gradients[1].sub(graph.gradient().gradient()).amaxNumber().doubleValue();
+        assertTrue(again <= 1e-12 * largest, name(model) + ": the shorter step after a longer one off by " + again);
         assertFalse(directLayers(graph).get(0).builtSameDiff(), "SameDiff ran");
     }
 
@@ -153,7 +175,7 @@ class LlamaPassesTest {
      * score, every parameter's gradient within {@code tolerance} of the whole gradient's largest
      * entry.
      */
-    private static void assertSameStep(LlamaModel model, ComputationGraph sameDiff, ComputationGraph direct,
+    private static void assertSameStep(LanguageModelLayer model, ComputationGraph sameDiff, ComputationGraph direct,
                                        DataSet batch, double tolerance) {
         for (ComputationGraph graph : List.of(direct, sameDiff)) {
             graph.setInput(0, batch.getFeatures());
@@ -166,7 +188,7 @@ class LlamaPassesTest {
         for (String name : sameDiff.paramTable().keySet()) {
             INDArray expected = sameDiff.gradient().getGradientFor(name);
             double difference = expected.sub(direct.gradient().getGradientFor(name)).amaxNumber().doubleValue();
-            assertTrue(difference <= tolerance * largest, model.config() + " " + name + ": off by " + difference
+            assertTrue(difference <= tolerance * largest, name(model) + " " + name + ": off by " + difference
                     + ", largest entry " + expected.amaxNumber() + " of the gradient's " + largest);
         }
     }
