@@ -187,7 +187,7 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
 
     /** {@code alpha op(a) op(b) + beta c} into {@code c}, by libnd4j's matmul op (batched for rank 3). */
     protected static INDArray product(INDArray a, boolean transposeA, INDArray b, boolean transposeB, INDArray c,
-                            double alpha, double beta) {
+                                      double alpha, double beta) {
         Nd4j.exec(new Mmul(a, b, c, alpha, beta,
                 MMulTranspose.builder().transposeA(transposeA).transposeB(transposeB).build()));
         return c;
@@ -249,8 +249,8 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
      * (libnd4j's {@code layer_norm_bp} took 5.8 ms on {@code [1024, 256]}, these ops under 2). Uses
      * up {@code normalised}.
      */
-    protected INDArray layerNormBackward(Normalised normalised, INDArray gain, INDArray dOut, INDArray dIn, INDArray dGain,
-                               INDArray dBias, LayerWorkspaceMgr mgr) {
+    protected INDArray layerNormBackward(Normalised normalised, INDArray gain, INDArray dOut, INDArray dIn,
+                                         INDArray dGain, INDArray dBias, LayerWorkspaceMgr mgr) {
         INDArray normed = normalised.rows();
         INDArray perRow = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, normed.dataType(),
                 new long[] {normed.size(0), 1}, 'c');
@@ -277,7 +277,7 @@ public abstract class DirectPasses extends org.deeplearning4j.nn.layers.samediff
         return HeadProducts.product(a, transposeA, b, transposeB, c, alpha, heads, passLength, mgr, work);
     }
 
-    /** The causal bias {@code [1, T, T]} of {@link CausalAttention#causalBias}, kept for the next pass of this T and type. */
+    /** The causal bias {@code [1, T, T]} ({@link CausalAttention#causalBias}), kept for the next pass of T and type. */
     protected INDArray causalMask(int length, DataType type) {
         if (mask == null || mask.dataType() != type || mask.size(1) != length) {
             try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {

@@ -23,9 +23,10 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
 /**
  * Whole-graph gradient checks (DL4J's GradientCheckUtil: central differences of the score against
  * the backward pass, double precision, every parameter) of the llama and gpt2 architectures, each
- * a single layer followed by the loss layer, with the paired preference loss and with the SFT loss:
- * llama's passes written out ({@code LlamaPasses}), gpt2's SameDiff's. Sizes are tiny (vocabulary 11, width 4, 2 heads sharing 1 key/value head for llama,
- * T 5, 2 blocks) because GradientCheckUtil checks every parameter with two forward passes each.
+ * a single layer followed by the loss layer, with the paired preference loss and with the SFT loss,
+ * through the layers' passes written out ({@link WholeModelPasses}). Sizes are tiny (vocabulary 11,
+ * width 4, 2 heads sharing 1 key/value head for llama, T 5, 2 blocks) because GradientCheckUtil
+ * checks every parameter with two forward passes each.
  * Tolerance: relative error 1e-5 between the analytic gradient and central differences with step
  * 1e-6 (the truncation and rounding error of central differences in double precision lie far
  * below it, a wrong or missing gradient term far above), absolute errors below 1e-9 accepted.
@@ -127,7 +128,7 @@ class ArchitectureGradientCheckTest {
         }
     }
 
-    /** The gradient through SameDiff's passes, which the compensation is for (llama's written-out passes need none). */
+    /** The gradient through SameDiff's passes, which the compensation is for (the written-out passes need none). */
     private static INDArray gradient(LanguageModelLayer layer, DataSet batch) {
         ComputationGraph graph = graph(layer.withLength(T), new SftLoss()); // same seed: same parameters
         for (org.deeplearning4j.nn.api.Layer l : graph.getLayers()) {

@@ -157,8 +157,8 @@ class WholeModelPassesTest {
         assertEquals(scores[0], scores[1], 1e-12 * Math.abs(scores[0]), name(model) + ": score");
         double largest = gradients[0].amaxNumber().doubleValue();
         double difference = gradients[0].sub(gradients[1]).amaxNumber().doubleValue();
-        assertTrue(largest > 0 && difference <= 1e-12 * largest, name(model) + ": gradient off by " + difference + ", largest "
-                + largest);
+        assertTrue(largest > 0 && difference <= 1e-12 * largest, name(model) + ": gradient off by " + difference
+                + ", largest " + largest);
         // after a step whose rows reach every position, the shorter step must clear what it does not reach
         for (DataSet batch : List.of(batch(LENGTH, DataType.DOUBLE, 4), shorter)) {
             graph.setInput(0, batch.getFeatures());

@@ -11,9 +11,10 @@ import io.sgdpo.config.SgdpoConfig;
 import io.sgdpo.loss.LossSpec;
 import io.sgdpo.loss.Losses;
 import io.sgdpo.loss.PreferenceLoss;
-import io.sgdpo.nn.Decoder;
+import io.sgdpo.nn.Architecture;
 import io.sgdpo.nn.DecoderConfig;
 import io.sgdpo.nn.LanguageModels;
+import io.sgdpo.nn.ModelShape;
 import io.sgdpo.nn.Optimization;
 import io.sgdpo.nn.PairExample;
 import io.sgdpo.nn.PairedBatch;
@@ -51,7 +52,8 @@ import org.nd4j.linalg.learning.config.Adam;
  * local[2] with ParameterAveraging, the default {@code train.*} settings but {@code maxSteps}),
  * beside a plain {@code ComputationGraph.fit} of the very minibatches that run trains on, from the
  * same initial network. Both train on a prepared slice of the shared HH-RLHF file with reference
- * log-probs of a randomly initialised decoder of the default {@code model.*} shape.
+ * log-probs of a randomly initialised model of the configuration's {@code model.*} block (the
+ * default decoder unless {@code --conf} says otherwise; any architecture).
  */
 final class JobVariants {
 
@@ -89,7 +91,8 @@ final class JobVariants {
     }
 
     /**
-     * Preps the data, scores it with a fresh decoder and lays out the minibatches the job will train on.
+     * Preps the data, scores it with a fresh model of the configuration's {@code model} block (any
+     * architecture) and lays out the minibatches the job will train on.
      *
      * @param confFile a configuration file over the defaults (as {@code sgdpo train --conf}), or null
      */
@@ -110,11 +113,12 @@ final class JobVariants {
         try {
             PrepJob.run(spark, List.of(slice.toString()), prep, config);
             int vocab = PairShards.vocabulary(spark, prep).size();
-            DecoderConfig shape = DecoderConfig.fromConfig(config.getConfig("model"), vocab);
-            ComputationGraph reference = Decoder.create(shape, new SftLoss(), new Adam(1e-3), DataType.FLOAT);
+            ComputationGraph reference = LanguageModels.create(config.getConfig("model"), vocab, new SftLoss(),
+                    new Optimization(new Adam(1e-3), 0, 0), DataType.FLOAT);
+            ModelShape shape = LanguageModels.describe(reference.getConfiguration());
             String init = new Checkpoints(FileSystem.getLocal(new Configuration()),
                     new org.apache.hadoop.fs.Path(work.resolve("init").toUri()))
-                    .save(reference, TrainingState.initial(shape.seed())).toString();
+                    .save(reference, TrainingState.initial(config.getLong("model.seed"))).toString();
             RefLogpsJob.run(spark, prep, init, data, config);
 
             // The job's minibatches, step by step: Minibatches.of per epoch, as TrainJob lays them out.
@@ -146,14 +150,18 @@ final class JobVariants {
                     }
                 }
             }
+            String model = shape.architecture() == Architecture.DECODER
+                    ? DecoderConfig.fromConfig(config.getConfig("model"), vocab).toString() : shape.toString();
             out.printf("bench-train: job variants on %d HH records: %d train pairs, %d steps of %d pairs, %d tokens;"
-                    + " %s%n", RECORDS_PER_STEP * steps + EXTRA_RECORDS, train.count(), steps, batchSize, tokens, shape);
+                    + " %s%n", RECORDS_PER_STEP * steps + EXTRA_RECORDS, train.count(), steps, batchSize, tokens,
+                    model);
             long positions = positions(batches);
             double meanLength = batches.stream().mapToLong(b -> b.getFeatures().size(2)).average().orElse(0);
             out.printf("bench-train: minibatches padded to %.1f positions on average (model.maxLength %d); real tokens"
                     + " %.0f%% of the padded positions%n", meanLength, shape.maxLength(), 100.0 * tokens / positions);
-            double flops = 3.0 * shape.forwardFlopsPerToken() * positions; // the positions computed, padding too
-            return new JobVariants(work, config, data, init, batches, paddedBatches, tokens, steps, shape.toString(),
+            // the positions computed, padding too
+            double flops = 3.0 * LanguageModels.forwardFlopsPerToken(reference) * positions;
+            return new JobVariants(work, config, data, init, batches, paddedBatches, tokens, steps, model,
                     flops);
         } finally {
             spark.stop();

@@ -91,7 +91,8 @@ final class Gpt2Passes extends WholeModelPasses {
                     3 * d)));
             b.attended = newRows(mgr, keep, type, n, d);
             b.attention = attend(q, k, v, c.heads(), b.attended, mgr, keep);
-            x.addi(conv1d(b.attended, i, Gpt2Block.ATTN_PROJ, Gpt2Block.ATTN_PROJ_BIAS, newRows(mgr, work, type, n, d)));
+            x.addi(conv1d(b.attended, i, Gpt2Block.ATTN_PROJ, Gpt2Block.ATTN_PROJ_BIAS,
+                    newRows(mgr, work, type, n, d)));
 
             b.h2 = newRows(mgr, keep, type, n, d);
             b.norm2 = layerNorm(x, param(i, Gpt2Block.LN2_GAIN), param(i, Gpt2Block.LN2_BIAS), b.h2, c.layerNormEps(),
@@ -100,7 +101,8 @@ final class Gpt2Passes extends WholeModelPasses {
             b.tanh = newRows(mgr, keep, type, n, c.inner());
             b.activation = newRows(mgr, keep, type, n, c.inner());
             geluNew(b.u, b.tanh, b.activation);
-            x.addi(conv1d(b.activation, i, Gpt2Block.MLP_PROJ, Gpt2Block.MLP_PROJ_BIAS, newRows(mgr, work, type, n, d)));
+            x.addi(conv1d(b.activation, i, Gpt2Block.MLP_PROJ, Gpt2Block.MLP_PROJ_BIAS,
+                    newRows(mgr, work, type, n, d)));
             kepts[i] = b;
         }
         INDArray normed = newRows(mgr, keep, type, n, d);

@@ -42,7 +42,7 @@ final class LlamaPasses extends WholeModelPasses {
     private static final class Kept {
         Rms attentionNorm;
         INDArray h;
-        /** Queries after the rotation (and the attention's scale), keys after it and values, as many heads as queries. */
+        /** Queries after the rotation (and the attention's scale), keys after it and values, heads repeated. */
         Attention attention;
         INDArray attended;
         Rms mlpNorm;
