@@ -1,5 +1,6 @@
 package io.sgdpo.nn;
 
+import java.util.Map;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -12,22 +13,51 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The passes written out ({@link DirectPasses}) of a whole-model layer ({@link LanguageModelLayer}):
  * token ids {@code [mb*T, 1]} in, logits {@code [mb*T, V]} out, rows ordered (example, position).
- * What the architectures share: the token embedding's lookup and its gradient, linear maps in either
- * weight layout, and causal multi-head attention over rows.
+ * What the architectures share: the token embedding and the output head around the blocks ({@link
+ * #hiddenStates}, the subclass's), linear maps in either weight layout, and causal multi-head
+ * attention over rows.
  *
  * <p>The embedding looks its rows up, and its backward pass adds each row's gradient to its token's
- * row: the SameDiff graph's product with the ids' one-hot rows ({@link LanguageModelLayer#lookup})
- * cost as much as the output head, and its gradient another such product. The passes' gradient is
- * the model's own: DL4J's doubled gradient is a fault of the SameDiff path, which the layer's
- * compensation is for.
+ * row, one row at a time (libnd4j's gather does not add the gradients of repeated ids: {@code
+ * EmbeddingGradientTest}). The SameDiff graph's product with the ids' one-hot rows ({@link
+ * LanguageModelLayer#lookup}) cost as much as the output head, and its gradient another such
+ * product. The passes' gradient is the model's own: DL4J's doubled gradient is a fault of the
+ * SameDiff path, which the layer's compensation is for.
  */
 public abstract class WholeModelPasses extends DirectPasses {
 
     private static final long serialVersionUID = 1L;
 
+    /** The token ids and the final hidden rows of the last training forward pass. */
+    private transient int[] ids;
+    private transient INDArray hidden;
+
     protected WholeModelPasses(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
     }
+
+    /** The token embedding's parameter {@code [V, d]}. */
+    protected abstract String embeddingParam();
+
+    /** The output head's parameter {@code [V, d]}: the embedding's when tied. */
+    protected abstract String headParam();
+
+    /**
+     * The blocks and the final norm: the final hidden rows {@code [n, d]} from the embedded rows
+     * {@code x} (working memory, which the pass may overwrite). With {@code kept} non-null (a
+     * training pass), the hidden rows and every intermediate the backward pass needs are allocated
+     * as that array type and kept.
+     */
+    protected abstract INDArray hiddenStates(INDArray x, ArrayType kept, LayerWorkspaceMgr mgr);
+
+    /**
+     * Of {@link #hiddenStates}: the parameters' gradients into {@code g} (DL4J's gradient views,
+     * overwritten) and the embedded rows' gradient returned, from the hidden rows' {@code dHidden}.
+     */
+    protected abstract INDArray hiddenStatesBackward(INDArray dHidden, Map<String, INDArray> g, LayerWorkspaceMgr mgr);
+
+    /** Lets go of what the last training {@link #hiddenStates} kept. */
+    protected abstract void forgetBlocks();
 
     @Override
     protected long inputChannels() {
@@ -39,22 +69,42 @@ public abstract class WholeModelPasses extends DirectPasses {
         return ((LanguageModelLayer) layerConf()).getVocabSize();
     }
 
-    /** The token ids of rows {@code [n, 1]}. */
-    protected static int[] tokenIds(INDArray rows) {
-        return rows.reshape(rows.size(0)).toIntVector();
-    }
-
-    /** The rows of {@code table} {@code [V, d]} of the ids into {@code out} {@code [n, d]}. */
-    protected static INDArray lookup(INDArray table, int[] ids, INDArray out) {
-        Nd4j.pullRows(table, out, 1, ids);
-        return out;
-    }
-
-    /** Of {@link #lookup}: row r of {@code dRows} added to row {@code ids[r]} of {@code tableGradient}. */
-    protected static void addToRows(INDArray tableGradient, int[] ids, INDArray dRows) {
-        for (int r = 0; r < ids.length; r++) {
-            tableGradient.getRow(ids[r]).addi(dRows.getRow(r));
+    @Override
+    protected final void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
+        int[] tokens = rows.reshape(rows.size(0)).toIntVector();
+        INDArray table = getParam(embeddingParam());
+        INDArray x = newRows(mgr, ArrayType.FF_WORKING_MEM, rows.dataType(), rows.size(0), table.size(1));
+        Nd4j.pullRows(table, x, 1, tokens);
+        INDArray h = hiddenStates(x, kept, mgr);
+        product(h, getParam(headParam()), true, out);
+        if (kept != null) {
+            ids = tokens;
+            hidden = h;
         }
+    }
+
+    @Override
+    protected final void backward(INDArray dLogits, INDArray dIds, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
+        INDArray embeddingGradient = g.get(embeddingParam());
+        // the head's gradient; when tied, the embedding's rows add to it below
+        product(dLogits, true, hidden, false, g.get(headParam()), 1.0, 0.0);
+        INDArray dHidden = product(dLogits, getParam(headParam()), false,
+                newRows(mgr, ArrayType.BP_WORKING_MEM, dLogits.dataType(), dLogits.size(0), hidden.size(1)));
+        INDArray dx = hiddenStatesBackward(dHidden, g, mgr);
+        if (!headParam().equals(embeddingParam())) {
+            embeddingGradient.assign(0.0);
+        }
+        for (int r = 0; r < ids.length; r++) {
+            embeddingGradient.getRow(ids[r]).addi(dx.getRow(r));
+        }
+        dIds.assign(0.0); // the ids are not differentiable: their gradient is 0, as the graph's
+    }
+
+    @Override
+    protected final void forgetKept() {
+        ids = null;
+        hidden = null;
+        forgetBlocks();
     }
 
     /** Rows {@code [n, w]} allocated as {@code type}, uninitialised. */

@@ -54,7 +54,8 @@ class DirectPassesTest {
         return sameDiff;
     }
 
-    private static List<DirectPasses> directLayers(ComputationGraph graph) {
+    /** The layers of the graph that run their passes written out. */
+    static List<DirectPasses> directLayers(ComputationGraph graph) {
         List<DirectPasses> layers = new ArrayList<>();
         for (Layer layer : graph.getLayers()) {
             if (layer instanceof DirectPasses direct) {
@@ -92,7 +93,7 @@ class DirectPassesTest {
         ComputationGraph direct = decoder(DataType.DOUBLE, true);
         ComputationGraph sameDiff = throughSameDiff(direct);
         for (long seed : new long[] {5, 6}) { // twice: nothing the first step keeps may leak into the second
-            assertSameStep(sameDiff, direct, batch(DataType.DOUBLE, seed), 1e-12);
+            assertSameStep("decoder", sameDiff, direct, batch(DataType.DOUBLE, seed), 1e-12);
         }
         assertFalse(directLayers(direct).stream().anyMatch(DirectPasses::builtSameDiff), "SameDiff ran");
         assertTrue(directLayers(sameDiff).stream().allMatch(DirectPasses::builtSameDiff), "the reference did not run");
@@ -103,30 +104,30 @@ class DirectPassesTest {
     void float32GradientsAreSameDiffsWithinFloatRounding() {
         ComputationGraph direct = decoder(DataType.FLOAT, true);
         ComputationGraph sameDiff = throughSameDiff(direct);
-        assertSameStep(sameDiff, direct, batch(DataType.FLOAT, 7), 1e-5);
+        assertSameStep("decoder", sameDiff, direct, batch(DataType.FLOAT, 7), 1e-5);
     }
 
     /**
      * One training step of each graph on the batch: the scores within {@code tolerance} of the
      * score, every parameter's gradient within {@code tolerance} of the whole gradient's largest
      * entry (the key bias's gradient is zero but for rounding: a shift of every key's score by the
-     * same amount leaves the softmax as it is).
+     * same amount leaves the softmax as it is). {@code label} names the model in a failure.
      */
-    private static void assertSameStep(ComputationGraph sameDiff, ComputationGraph direct, DataSet batch,
-                                       double tolerance) {
+    static void assertSameStep(String label, ComputationGraph sameDiff, ComputationGraph direct, DataSet batch,
+                               double tolerance) {
         for (ComputationGraph graph : List.of(direct, sameDiff)) {
             graph.setInput(0, batch.getFeatures());
             graph.setLabel(0, batch.getLabels());
             graph.computeGradientAndScore();
         }
-        assertEquals(sameDiff.score(), direct.score(), tolerance * Math.abs(sameDiff.score()), "score");
+        assertEquals(sameDiff.score(), direct.score(), tolerance * Math.abs(sameDiff.score()), label + ": score");
         double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
-        assertTrue(largest > 0, "no gradient");
+        assertTrue(largest > 0, label + ": no gradient");
         for (String name : sameDiff.paramTable().keySet()) {
             INDArray expected = sameDiff.gradient().getGradientFor(name);
             double difference = expected.sub(direct.gradient().getGradientFor(name)).amaxNumber().doubleValue();
-            assertTrue(difference <= tolerance * largest, name + ": off by " + difference + ", largest entry "
-                    + expected.amaxNumber() + " of the gradient's " + largest);
+            assertTrue(difference <= tolerance * largest, label + " " + name + ": off by " + difference
+                    + ", largest entry " + expected.amaxNumber() + " of the gradient's " + largest);
         }
     }
 

@@ -19,7 +19,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * the path of what these passes do not take. The function is the graph's, by its ops in its order,
  * with these differences:
  * <ul>
- *   <li>The token embedding is a row lookup ({@link WholeModelPasses#lookup}).</li>
+ *   <li>The token embedding is a row lookup ({@link WholeModelPasses}).</li>
  *   <li>The layer norms' statistics are products by a column of 1/d ({@link
  *       WholeModelPasses#layerNorm}).</li>
  *   <li>The fused q/k/v projection's output is copied into query, key and value rows, whose heads
@@ -50,10 +50,8 @@ final class Gpt2Passes extends WholeModelPasses {
         INDArray activation;
     }
 
-    private transient int[] ids;
     private transient Kept[] blocks;
     private transient Normalised finalNorm;
-    private transient INDArray hidden;
 
     Gpt2Passes(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
@@ -64,16 +62,24 @@ final class Gpt2Passes extends WholeModelPasses {
     }
 
     @Override
-    protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
+    protected String embeddingParam() {
+        return Gpt2Model.WTE;
+    }
+
+    @Override
+    protected String headParam() {
+        return Gpt2Model.WTE;
+    }
+
+    @Override
+    protected INDArray hiddenStates(INDArray x, ArrayType kept, LayerWorkspaceMgr mgr) {
         ArrayType keep = kept == null ? ArrayType.FF_WORKING_MEM : kept;
         ArrayType work = ArrayType.FF_WORKING_MEM;
         Gpt2Config c = config();
-        DataType type = rows.dataType();
-        long n = rows.size(0);
+        DataType type = x.dataType();
+        long n = x.size(0);
         int d = c.width();
         int length = passLength();
-        int[] tokens = tokenIds(rows);
-        INDArray x = lookup(getParam(Gpt2Model.WTE), tokens, newRows(mgr, work, type, n, d));
         INDArray byExample = x.reshape('c', n / length, length, d);
         Nd4j.exec(new AddOp(byExample, positions(getParam(Gpt2Model.WPE), length).reshape(1, length, d), byExample));
         Kept[] kepts = new Kept[c.layers()];
@@ -108,27 +114,21 @@ final class Gpt2Passes extends WholeModelPasses {
         INDArray normed = newRows(mgr, keep, type, n, d);
         Normalised last = layerNorm(x, getParam(Gpt2Model.LNF_GAIN), getParam(Gpt2Model.LNF_BIAS), normed,
                 c.layerNormEps(), mgr, keep);
-        product(normed, getParam(Gpt2Model.WTE), true, out);
         if (kept != null) {
-            ids = tokens;
             blocks = kepts;
             finalNorm = last;
-            hidden = normed;
         }
+        return normed;
     }
 
     @Override
-    protected void backward(INDArray dLogits, INDArray dIds, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
+    protected INDArray hiddenStatesBackward(INDArray dHidden, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
         ArrayType work = ArrayType.BP_WORKING_MEM;
         Gpt2Config c = config();
-        DataType type = dLogits.dataType();
-        long n = dLogits.size(0);
+        DataType type = dHidden.dataType();
+        long n = dHidden.size(0);
         int d = c.width();
         int length = passLength();
-        INDArray wteGradient = g.get(Gpt2Model.WTE);
-        // the tied head's gradient; the embedding's rows add to it below
-        product(dLogits, true, hidden, false, wteGradient, 1.0, 0.0);
-        INDArray dHidden = product(dLogits, getParam(Gpt2Model.WTE), false, newRows(mgr, work, type, n, d));
         INDArray dx = newRows(mgr, work, type, n, d);
         layerNormBackward(finalNorm, getParam(Gpt2Model.LNF_GAIN), dHidden, dx, g.get(Gpt2Model.LNF_GAIN),
                 g.get(Gpt2Model.LNF_BIAS), mgr);
@@ -163,19 +163,16 @@ final class Gpt2Passes extends WholeModelPasses {
             dx.addi(layerNormBackward(b.norm1, param(i, Gpt2Block.LN1_GAIN), dh, branch,
                     g.get(Gpt2Block.param(i, Gpt2Block.LN1_GAIN)), g.get(Gpt2Block.param(i, Gpt2Block.LN1_BIAS)), mgr));
         }
-        addToRows(wteGradient, ids, dx);
         INDArray wpeGradient = g.get(Gpt2Model.WPE);
         wpeGradient.assign(0.0);
         dx.reshape('c', n / length, length, d).sum(positions(wpeGradient, length).reshape(length, d), 0);
-        dIds.assign(0.0); // the ids are not differentiable: their gradient is 0, as the graph's
+        return dx;
     }
 
     @Override
-    protected void forgetKept() {
-        ids = null;
+    protected void forgetBlocks() {
         blocks = null;
         finalNorm = null;
-        hidden = null;
     }
 
     /** The attention's factor on the queries, 1 / sqrt(head size) ({@link io.sgdpo.nn.CausalAttention#queryScale}). */

@@ -20,7 +20,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * the path of what these passes do not take. The function is the graph's, by its ops in its order,
  * with these differences:
  * <ul>
- *   <li>The embedding is a row lookup ({@link WholeModelPasses#lookup}).</li>
+ *   <li>The embedding is a row lookup ({@link WholeModelPasses}).</li>
  *   <li>RMSNorm's mean square is a product by a column of 1/d ({@link WholeModelPasses#rowMeans}).</li>
  *   <li>Grouped key/value heads are repeated for their query heads, as transformers' {@code
  *       repeat_kv} does, and the repeated heads' gradients summed back; the attention's products go
@@ -54,10 +54,8 @@ final class LlamaPasses extends WholeModelPasses {
         INDArray product;
     }
 
-    private transient int[] ids;
     private transient Kept[] blocks;
     private transient Rms finalNorm;
-    private transient INDArray hidden;
 
     /** Rotary tables {@code [1, T, width]} of the last pass's T and type, for queries (scaled) and keys. */
     private transient INDArray queryCos;
@@ -75,18 +73,26 @@ final class LlamaPasses extends WholeModelPasses {
     }
 
     @Override
-    protected void forward(INDArray rows, INDArray out, ArrayType kept, LayerWorkspaceMgr mgr) {
+    protected String embeddingParam() {
+        return LlamaModel.EMBED;
+    }
+
+    @Override
+    protected String headParam() {
+        return model().isTiedEmbeddings() ? LlamaModel.EMBED : LlamaModel.HEAD;
+    }
+
+    @Override
+    protected INDArray hiddenStates(INDArray x, ArrayType kept, LayerWorkspaceMgr mgr) {
         ArrayType keep = kept == null ? ArrayType.FF_WORKING_MEM : kept;
         ArrayType work = ArrayType.FF_WORKING_MEM;
         LlamaConfig c = model().config();
-        DataType type = rows.dataType();
-        long n = rows.size(0);
+        DataType type = x.dataType();
+        long n = x.size(0);
         int d = c.hiddenSize();
         int width = c.heads() * c.headDim();
         int rep = c.heads() / c.kvHeads();
         rotaryTables(c, passLength(), type);
-        int[] tokens = tokenIds(rows);
-        INDArray x = lookup(getParam(LlamaModel.EMBED), tokens, newRows(mgr, work, type, n, d));
         Kept[] kepts = new Kept[c.layers()];
         int kvWidth = c.kvHeads() * c.headDim();
         for (int i = 0; i < c.layers(); i++) {
@@ -120,29 +126,23 @@ final class LlamaPasses extends WholeModelPasses {
         }
         INDArray normed = newRows(mgr, keep, type, n, d);
         Rms last = rmsNorm(x, getParam(LlamaModel.NORM), normed, c.rmsNormEps(), mgr, keep);
-        product(normed, headWeight(), true, out);
         if (kept != null) {
-            ids = tokens;
             blocks = kepts;
             finalNorm = last;
-            hidden = normed;
         }
+        return normed;
     }
 
     @Override
-    protected void backward(INDArray dLogits, INDArray dIds, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
+    protected INDArray hiddenStatesBackward(INDArray dHidden, Map<String, INDArray> g, LayerWorkspaceMgr mgr) {
         ArrayType work = ArrayType.BP_WORKING_MEM;
         LlamaConfig c = model().config();
-        DataType type = dLogits.dataType();
-        long n = dLogits.size(0);
+        DataType type = dHidden.dataType();
+        long n = dHidden.size(0);
         int d = c.hiddenSize();
         int width = c.heads() * c.headDim();
         int kvWidth = c.kvHeads() * c.headDim();
         int rep = c.heads() / c.kvHeads();
-        INDArray embedGradient = g.get(LlamaModel.EMBED);
-        // the head's gradient; tied, the embedding's rows add to it below
-        product(dLogits, true, hidden, false, c.tiedEmbeddings() ? embedGradient : g.get(LlamaModel.HEAD), 1.0, 0.0);
-        INDArray dHidden = product(dLogits, headWeight(), false, newRows(mgr, work, type, n, d));
         INDArray dx = newRows(mgr, work, type, n, d);
         rmsNormBackward(finalNorm, getParam(LlamaModel.NORM), dHidden, dx, g.get(LlamaModel.NORM), mgr);
         INDArray branch = newRows(mgr, work, type, n, d);
@@ -180,27 +180,17 @@ final class LlamaPasses extends WholeModelPasses {
             dx.addi(rmsNormBackward(b.attentionNorm, param(i, LlamaBlock.ATTN_NORM), dh, branch,
                     g.get(LlamaBlock.param(i, LlamaBlock.ATTN_NORM)), mgr));
         }
-        if (!c.tiedEmbeddings()) {
-            embedGradient.assign(0.0);
-        }
-        addToRows(embedGradient, ids, dx);
-        dIds.assign(0.0); // the ids are not differentiable: their gradient is 0, as the graph's
+        return dx;
     }
 
     @Override
-    protected void forgetKept() {
-        ids = null;
+    protected void forgetBlocks() {
         blocks = null;
         finalNorm = null;
-        hidden = null;
     }
 
     private INDArray param(int block, String part) {
         return getParam(LlamaBlock.param(block, part));
-    }
-
-    private INDArray headWeight() {
-        return getParam(model().isTiedEmbeddings() ? LlamaModel.EMBED : LlamaModel.HEAD);
     }
 
     /** {@code in W^T (+ b)} into {@code out}, W {@code [out, in]} as torch's nn.Linear; b null: none. */
