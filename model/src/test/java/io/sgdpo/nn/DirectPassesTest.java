@@ -115,11 +115,8 @@ class DirectPassesTest {
      */
     static void assertSameStep(String label, ComputationGraph sameDiff, ComputationGraph direct, DataSet batch,
                                double tolerance) {
-        for (ComputationGraph graph : List.of(direct, sameDiff)) {
-            graph.setInput(0, batch.getFeatures());
-            graph.setLabel(0, batch.getLabels());
-            graph.computeGradientAndScore();
-        }
+        step(direct, batch);
+        step(sameDiff, batch);
         assertEquals(sameDiff.score(), direct.score(), tolerance * Math.abs(sameDiff.score()), label + ": score");
         double largest = sameDiff.gradient().gradient().amaxNumber().doubleValue();
         assertTrue(largest > 0, label + ": no gradient");
@@ -129,6 +126,33 @@ class DirectPassesTest {
             assertTrue(difference <= tolerance * largest, label + " " + name + ": off by " + difference
                     + ", largest entry " + expected.amaxNumber() + " of the gradient's " + largest);
         }
+    }
+
+    /** One score and gradient of {@code graph} on {@code batch}. */
+    static void step(ComputationGraph graph, DataSet batch) {
+        graph.setInput(0, batch.getFeatures());
+        graph.setLabel(0, batch.getLabels());
+        graph.computeGradientAndScore();
+    }
+
+    /**
+     * The same pairs padded to the model's length ({@code full}) and to a shorter one ({@code
+     * shorter}) are the same step of {@code graph}: the scores within {@code tolerance} of the score,
+     * the gradients within {@code tolerance} of the full step's largest entry. Returns the shorter
+     * step's gradient; {@code label} names the case in a failure.
+     */
+    static INDArray assertSameStepShorter(String label, ComputationGraph graph, DataSet full, DataSet shorter,
+                                          double tolerance) {
+        step(graph, full);
+        double score = graph.score();
+        INDArray gradient = graph.gradient().gradient().dup();
+        step(graph, shorter);
+        assertEquals(score, graph.score(), tolerance * Math.abs(score), label + ": score");
+        double largest = gradient.amaxNumber().doubleValue();
+        double difference = gradient.sub(graph.gradient().gradient()).amaxNumber().doubleValue();
+        assertTrue(largest > 0 && difference <= tolerance * largest, label + ": gradient off by " + difference
+                + ", largest " + largest);
+        return graph.gradient().gradient().dup();
     }
 
     /**
@@ -150,27 +174,10 @@ class DirectPassesTest {
             DataSet full = new PairedBatch(LENGTH, TinyPairs.PAD).build(pairs, loss, 3, 0, type);
             DataSet shorter = PairedBatch.forModel(graph, TinyPairs.PAD).build(pairs, loss, 3, 0, type);
             assertEquals(8, shorter.getFeatures().size(2), type + ": the minibatch's length");
-            double[] scores = new double[2];
-            INDArray[] gradients = new INDArray[2];
-            for (int i = 0; i < 2; i++) {
-                DataSet batch = i == 0 ? full : shorter;
-                graph.setInput(0, batch.getFeatures());
-                graph.setLabel(0, batch.getLabels());
-                graph.computeGradientAndScore();
-                scores[i] = graph.score();
-                gradients[i] = graph.gradient().gradient().dup();
-            }
-            assertEquals(scores[0], scores[1], tolerance * Math.abs(scores[0]), type + ": score");
-            double largest = gradients[0].amaxNumber().doubleValue();
-            double difference = gradients[0].sub(gradients[1]).amaxNumber().doubleValue();
-            assertTrue(largest > 0 && difference <= tolerance * largest, type + ": gradient off by " + difference
-                    + ", largest " + largest);
+            assertSameStepShorter(type.toString(), graph, full, shorter, tolerance);
             // after a step on rows of the model's whole length, the shorter step must clear what it does not reach
-            for (DataSet batch : List.of(batch(type, 4), shorter)) {
-                graph.setInput(0, batch.getFeatures());
-                graph.setLabel(0, batch.getLabels());
-                graph.computeGradientAndScore();
-            }
+            step(graph, batch(type, 4));
+            step(graph, shorter);
             INDArray positions = graph.gradient().getGradientFor("pos_wpos").reshape('c', CONFIG.dModel(), LENGTH);
             assertEquals(0.0, positions.get(NDArrayIndex.all(), NDArrayIndex.interval(8, LENGTH)).amaxNumber()
                     .doubleValue(), type + ": positions past the minibatch's length");
